@@ -1,0 +1,59 @@
+# flalliance — every set-up step a fresh machine needs lives here (or in hack/, which these targets call).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STATE := .state
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------------------------------------------------
+# Set-up: a Python venv with the project and its dev tools, and the npm packages (solc, anvil, OpenZeppelin).
+# flock: several engineers (and CI steps) may run `make setup` at once; pip must never run twice in a venv.
+$(VENV)/.stamp: pyproject.toml
+	flock /tmp/flalliance-venv.lock bash -c '$(PYTHON) -m venv $(VENV) && \
+	  $(PIP) install --quiet --upgrade pip==25.3 && \
+	  $(PIP) install --quiet -e ".[fl,dev]"'
+	touch $@
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: setup
+setup: $(VENV)/.stamp $(if $(wildcard package-lock.json),node_modules/.stamp) ## install Python and npm dependencies
+
+# ---------------------------------------------------------------------------------------------------------
+# Quality gates.
+.PHONY: lint
+lint: setup ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+.PHONY: fmt
+fmt: setup ## apply ruff format and fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+.PHONY: typecheck
+typecheck: setup ## mypy --strict on the flalliance package
+	$(VENV)/bin/mypy
+
+.PHONY: test-unit
+test-unit: setup ## unit tests (pure logic; under a minute)
+	$(PY) -m pytest -m unit -q
+
+.PHONY: test-integration
+test-integration: setup ## integration tests (real anvil, real S3, real API server)
+	$(PY) -m pytest -m integration -q
+
+.PHONY: test
+test: lint typecheck ## the whole suite: lint, types, unit, integration, e2e
+	$(PY) -m pytest -q
