@@ -31,6 +31,16 @@ node_modules/.stamp: package.json package-lock.json
 setup: $(VENV)/.stamp $(if $(wildcard package-lock.json),node_modules/.stamp) ## install Python and npm dependencies
 
 # ---------------------------------------------------------------------------------------------------------
+# Contracts: the offline solc build writes the ABI/bytecode artifacts into the Python package (committed).
+.PHONY: contracts
+contracts: setup ## compile contracts/**/*.sol into operator/flalliance/chain/artifacts/
+	node contracts/compile.js
+
+.PHONY: contracts-check
+contracts-check: setup ## fail when a committed contract artifact is stale against its sources
+	node contracts/compile.js --check
+
+# ---------------------------------------------------------------------------------------------------------
 # Quality gates.
 .PHONY: lint
 lint: setup ## ruff lint and format check
@@ -53,6 +63,10 @@ test-unit: setup ## unit tests (pure logic; under a minute)
 .PHONY: test-integration
 test-integration: setup ## integration tests (real anvil, real S3, real API server)
 	$(PY) -m pytest -m integration -q
+
+.PHONY: crds
+crds: setup ## regenerate crds/*.yaml from the pydantic API models
+	$(PY) -m flalliance.cli crds --out crds
 
 .PHONY: test-e2e
 test-e2e: setup ## end-to-end tests on a real cluster (brings up the local cluster when none is given)

@@ -1,0 +1,233 @@
+"""`FLTask`: one federated-learning task, created through the factory or joined by contract address."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field
+
+from flalliance.api.base import Address, ApiModel, FmlAmount, Hash32, ObjectName, Quantity, SecretKeyRef
+from flalliance.api.conditions import Condition
+
+
+def _immutable(what: str) -> dict[str, Any]:
+    """A CEL transition rule: the field may be set at creation and never changed (the chain holds it)."""
+    return {"x-kubernetes-validations": [{"rule": "self == oldSelf", "message": f"{what} is immutable"}]}
+
+
+# `default: {}` on an optional object makes the API server apply the defaults of the fields inside it.
+_EMPTY_DEFAULT: dict[str, Any] = {"default": {}}
+
+
+class ChainSpec(ApiModel):
+    """Where the task contract lives and which key the operator signs its (permissionless) calls with."""
+
+    rpc_url: str = Field(
+        pattern=r"^(https?|wss?)://.+",
+        description="JSON-RPC endpoint of the chain, e.g. http://devchain.flalliance-system:8545",
+    )
+    chain_id: int = Field(
+        ge=1, description="Expected chain id; the operator refuses a node that reports another"
+    )
+    factory_address: Address | None = Field(
+        default=None, description="FLTaskFactory address; required with arenaTaskId"
+    )
+    operator_key_secret: SecretKeyRef = Field(
+        description="Secret with the hex private key the operator uses for createTask, startRound, finalize"
+    )
+
+
+class TrainingLogic(ApiModel):
+    """The task's training logic: an inline spec (stored and hashed by the operator) or an existing hash."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.inline) != has(self.hash)",
+                    "message": "exactly one of trainingLogic.inline and trainingLogic.hash must be set",
+                }
+            ]
+        }
+    }
+
+    inline: dict[str, Any] | None = Field(
+        default=None,
+        description="The training-logic spec (model, optimizer, epochs, ...); see docs/fl.md",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
+    hash: Hash32 | None = Field(
+        default=None, description="sha256 of a training-logic spec already in the artifact store"
+    )
+
+
+class PhaseDurations(ApiModel):
+    """Seconds each phase may last; fixed on-chain when the task is created."""
+
+    join: int = Field(default=600, ge=10, le=30 * 86400, description="Enrolment window")
+    pioneer: int = Field(default=300, ge=10, le=86400, description="Pioneer publishes the initial model")
+    propose: int = Field(default=600, ge=10, le=7 * 86400, description="Proposers train and publish")
+    commit: int = Field(default=600, ge=10, le=7 * 86400, description="Voters validate and commit votes")
+    reveal: int = Field(default=300, ge=10, le=7 * 86400, description="Voters reveal their votes")
+
+
+class PayoutPolicy(StrEnum):
+    PER_PROPOSAL = "PerProposal"
+    COLLECTIVE = "Collective"
+
+
+class AggregationStrategy(StrEnum):
+    FEDAVG = "fedavg"
+    MEDIAN = "median"
+    TRIMMED_MEAN = "trimmed_mean"
+    MULTI_KRUM = "multi_krum"
+
+
+class StoreSpec(ApiModel):
+    """The content-addressed artifact store the workers exchange models through."""
+
+    url: str = Field(
+        pattern=r"^(file:///.+|s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?(\?.*)?)$",
+        description="file:///path (a shared volume) or s3://bucket/prefix?endpoint=http://...",
+    )
+    credentials_secret: ObjectName | None = Field(
+        default=None,
+        description="Secret with accessKeyId/secretAccessKey for S3 (mounted into worker pods as files)",
+    )
+    persistent_volume_claim: ObjectName | None = Field(
+        default=None, description="PVC mounted at the file:// path in every worker pod (single-cluster use)"
+    )
+
+
+class WorkerSpec(ApiModel):
+    image: str = Field(default="flalliance/worker:dev", min_length=1, description="Worker image")
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+
+
+class Toleration(ApiModel):
+    key: str | None = None
+    operator: Literal["Exists", "Equal"] | None = None
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = None
+
+
+class Resources(ApiModel):
+    requests: dict[str, Quantity] | None = Field(default=None, description="e.g. {cpu: 500m, memory: 1Gi}")
+    limits: dict[str, Quantity] | None = Field(default=None, description="e.g. {nvidia.com/gpu: 1}")
+
+
+class JobTemplate(ApiModel):
+    """What every worker Job of this task gets; a Participant's own resources override these."""
+
+    resources: Resources | None = None
+    node_selector: dict[str, str] | None = None
+    tolerations: list[Toleration] | None = None
+    service_account_name: ObjectName | None = None
+    backoff_limit: int = Field(default=3, ge=0, le=10, description="Retries of a failed worker pod")
+    ttl_seconds_after_finished: int = Field(default=3600, ge=0, description="Finished Jobs are deleted after")
+
+
+class FLTaskSpec(ApiModel):
+    """Desired state of a federated-learning task."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.arenaTaskId) != has(self.contractAddress)",
+                    "message": "exactly one of arenaTaskId and contractAddress must be set",
+                },
+                {
+                    "rule": "!has(self.arenaTaskId) || has(self.chain.factoryAddress)",
+                    "message": "chain.factoryAddress is required when arenaTaskId is set",
+                },
+                {
+                    "rule": "self.minParticipants <= self.maxParticipants",
+                    "message": "minParticipants must not exceed maxParticipants",
+                },
+            ]
+        }
+    }
+
+    chain: ChainSpec = Field(json_schema_extra=_immutable("chain"))
+    arena_task_id: int | None = Field(
+        default=None,
+        ge=0,
+        description="Create a new on-chain task derived from this finished AI Arena task",
+        json_schema_extra=_immutable("arenaTaskId"),
+    )
+    contract_address: Address | None = Field(
+        default=None,
+        description="Take part in an existing task contract (created elsewhere)",
+        json_schema_extra=_immutable("contractAddress"),
+    )
+    training_logic: TrainingLogic = Field(json_schema_extra=_immutable("trainingLogic"))
+    rounds: int = Field(default=10, ge=1, le=10_000, description="Number of rounds")
+    min_participants: int = Field(default=3, ge=2, le=10_000)
+    max_participants: int = Field(default=100, ge=2, le=10_000)
+    proposer_fraction: float = Field(
+        default=0.5, gt=0.0, lt=1.0, description="Share of participants drawn as proposers each round"
+    )
+    min_stake: FmlAmount = Field(default="10", description="Minimum stake to join, in $FML")
+    phase_durations: PhaseDurations = Field(default_factory=PhaseDurations, json_schema_extra=_EMPTY_DEFAULT)
+    max_lifetime_seconds: int = Field(
+        default=7 * 86400, ge=60, description="Maximum lifecycle; after it anyone can close the task"
+    )
+    payout_policy: PayoutPolicy = Field(
+        default=PayoutPolicy.PER_PROPOSAL,
+        description="PerProposal: proposers paid or slashed on their own proposal; Collective: FLock's rule",
+    )
+    slash_percent: float = Field(default=10.0, ge=0.0, le=100.0, description="Share of stake slashed")
+    aggregation: AggregationStrategy = Field(default=AggregationStrategy.FEDAVG)
+    store: StoreSpec
+    worker: WorkerSpec = Field(default_factory=WorkerSpec, json_schema_extra=_EMPTY_DEFAULT)
+    job_template: JobTemplate = Field(default_factory=JobTemplate, json_schema_extra=_EMPTY_DEFAULT)
+
+
+class TaskPhase(StrEnum):
+    PENDING = "Pending"
+    CREATING = "Creating"
+    ENROLLING = "Enrolling"
+    RUNNING = "Running"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    EXPIRED = "Expired"
+
+
+class RoundSummary(ApiModel):
+    round: int = Field(ge=0)
+    proposers: list[str] = Field(default_factory=list, description="Proposer addresses")
+    voters: list[str] = Field(default_factory=list, description="Voter addresses")
+    accepted: bool | None = Field(default=None, description="Unset until the round is finalized")
+    global_model_hash: Hash32 | None = None
+    aggregate_score: float | None = None
+    accepted_proposals: int = 0
+    rejected_proposals: int = 0
+    rewards: FmlAmount = "0"
+    slashes: FmlAmount = "0"
+    accuracy: float | None = Field(default=None, description="Mean accuracy reported by the voters")
+
+
+class FLTaskStatus(ApiModel):
+    phase: TaskPhase = TaskPhase.PENDING
+    contract_address: Address | None = None
+    training_logic_hash: Hash32 | None = None
+    participants: int = 0
+    round: int | None = None
+    round_phase: str | None = Field(default=None, description="Pioneering, Proposing, Committing, ...")
+    phase_deadline: str | None = Field(default=None, description="RFC 3339 deadline of the current phase")
+    accuracy: float | None = Field(default=None, description="Latest reported accuracy of the global model")
+    rounds: list[RoundSummary] = Field(default_factory=list)
+    message: str | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    observed_generation: int = 0
+
+
+class FLTask(ApiModel):
+    api_version: Literal["flalliance.io/v1alpha1"] = "flalliance.io/v1alpha1"
+    kind: Literal["FLTask"] = "FLTask"
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    spec: FLTaskSpec
+    status: FLTaskStatus = Field(default_factory=FLTaskStatus)
