@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from flalliance.api.fltask import FLTaskSpec
+from flalliance.api.participant import ParticipantSpec
+from flalliance.controller.actions import CreateJob
+from flalliance.controller.jobs import job_name, render_job
+from flalliance.controller.views import JobKind
+
+pytestmark = pytest.mark.unit
+
+TASK = FLTaskSpec.model_validate(
+    {
+        "chain": {"rpcUrl": "http://chain:8545", "chainId": 31337, "operatorKeySecret": {"name": "op"}},
+        "contractAddress": "0x" + "2" * 40,
+        "trainingLogic": {"hash": "0x" + "a" * 64},
+        "store": {"url": "file:///artifacts", "persistentVolumeClaim": "artifacts"},
+        "jobTemplate": {
+            "resources": {"limits": {"cpu": 1, "memory": "1Gi"}},
+            "nodeSelector": {"pool": "gpu"},
+            "tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
+            "backoffLimit": 2,
+        },
+    }
+)
+ALICE = ParticipantSpec.model_validate(
+    {
+        "taskRef": {"name": "digits"},
+        "walletSecret": {"name": "alice-wallet", "key": "pk"},
+        "stake": "20",
+        "dataset": {"persistentVolumeClaim": "alice-data", "subPath": "alice"},
+    }
+)
+
+
+def render(**kw: Any) -> dict[str, Any]:
+    action = CreateJob(kind=JobKind.TRAIN, round=3, participant="alice", attempt=1, deadline=1_600)
+    args: dict[str, Any] = {
+        "task_name": "digits",
+        "namespace": "team-a",
+        "task_uid": "uid-1",
+        "task": TASK,
+        "contract_address": "0x" + "2" * 40,
+        "participant_name": "alice",
+        "participant": ALICE,
+        "action": action,
+        "now": 1_000,
+    }
+    args.update(kw)
+    return render_job(**args)
+
+
+def test_job_name_is_deterministic_and_a_valid_label() -> None:
+    assert job_name("digits", "train", 3, "alice", 1) == "digits-r3-train-alice-1"
+    long = job_name("t" * 40, "validate", 12345, "p" * 40, 2)
+    assert len(long) <= 63 and long == job_name("t" * 40, "validate", 12345, "p" * 40, 2)
+    assert long != job_name("t" * 40, "validate", 12345, "p" * 40, 3)
+
+
+def test_job_identity_ownership_and_deadline() -> None:
+    job = render()
+    meta = job["metadata"]
+    assert meta["name"] == "digits-r3-train-alice-1" and meta["namespace"] == "team-a"
+    assert meta["labels"]["flalliance.io/round"] == "3" and meta["labels"]["flalliance.io/kind"] == "train"
+    assert meta["ownerReferences"][0]["uid"] == "uid-1" and meta["ownerReferences"][0]["controller"] is True
+    assert job["spec"]["activeDeadlineSeconds"] == 600
+    assert job["spec"]["backoffLimit"] == 2
+    assert render(now=1_599)["spec"]["activeDeadlineSeconds"] == 30  # never below the minimum
+
+
+def test_pod_is_locked_down_and_mounts_only_its_own_secret_and_data() -> None:
+    pod = render()["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    sc = container["securityContext"]
+    assert sc["runAsNonRoot"] and sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"]
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert pod["automountServiceAccountToken"] is False
+    secrets = [v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v]
+    assert secrets == ["alice-wallet"]
+    [wallet] = [v for v in pod["volumes"] if v["name"] == "wallet"]
+    assert wallet["secret"]["items"] == [{"key": "pk", "path": "key"}]
+    [data] = [m for m in container["volumeMounts"] if m["name"] == "data"]
+    assert data == {"name": "data", "mountPath": "/data", "readOnly": True, "subPath": "alice"}
+    assert {"name": "store", "mountPath": "/artifacts"} in container["volumeMounts"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["FLALLIANCE_TASK"] == "0x" + "2" * 40 and env["FLALLIANCE_KEY_FILE"].endswith("/key")
+    assert not any("PRIVATE" in k or k == "pk" for k in env)
+    assert container["args"] == ["train", "--round", "3"]
+
+
+def test_scheduling_and_resources_come_from_the_template_unless_overridden() -> None:
+    pod = render()["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"pool": "gpu"}
+    assert pod["tolerations"] == [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert pod["containers"][0]["resources"] == {"limits": {"cpu": 1, "memory": "1Gi"}}
+    own = ALICE.model_copy(
+        update={
+            "resources": TASK.job_template.resources.model_copy(  # type: ignore[union-attr]
+                update={"limits": {"nvidia.com/gpu": 1}}
+            )
+        }
+    )
+    pod = render(participant=own)["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"] == {"limits": {"nvidia.com/gpu": 1}}
+
+
+def test_other_volume_sources_pass_through() -> None:
+    other = ParticipantSpec.model_validate(
+        {
+            "taskRef": {"name": "digits"},
+            "walletSecret": {"name": "bob-wallet"},
+            "stake": "20",
+            "dataset": {"volume": {"hostPath": {"path": "/srv/bob"}}},
+        }
+    )
+    pod = render(participant=other, participant_name="bob")["spec"]["template"]["spec"]
+    assert {"name": "data", "hostPath": {"path": "/srv/bob"}} in pod["volumes"]
