@@ -94,7 +94,8 @@ def test_verify_detects_a_hand_edited_artifact(build_tree: Path) -> None:
 
 
 def test_compile_errors_fail_the_build(build_tree: Path) -> None:
-    (build_tree / "contracts" / "Broken.sol").write_text("pragma solidity 0.8.37;\ncontract Broken { uint x = ; }\n")
+    broken = "pragma solidity 0.8.37;\ncontract Broken { uint x = ; }\n"
+    (build_tree / "contracts" / "Broken.sol").write_text(broken)
     result = _node(str(build_tree / "contracts" / "compile.js"))
     assert result.returncode == 1
     assert "compilation failed" in result.stderr
