@@ -1,0 +1,244 @@
+"""Thin adapter over the Kubernetes API: read and write exactly what the reconciler needs, nothing else.
+
+Every method maps API objects to the decision core's views or applies one manifest; errors come back as
+`KubeProblem` with a message naming the object, so they can become conditions and Events.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from flalliance.api import GROUP, VERSION
+from flalliance.api.base import SecretKeyRef
+from flalliance.controller.jobs import (
+    LABEL_ATTEMPT,
+    LABEL_KIND,
+    LABEL_PARTICIPANT,
+    LABEL_ROUND,
+    LABEL_TASK,
+    MANAGED_BY,
+)
+from flalliance.controller.views import JobKind, JobState, JobView
+
+log = logging.getLogger(__name__)
+
+
+class KubeProblem(Exception):
+    """A Kubernetes object the task needs is missing or unusable; the message names it."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass
+class RequestCounter:
+    """Counts API requests per reconcile, for the operator benchmark and metrics."""
+
+    count: int = 0
+
+    def tick(self, n: int = 1) -> None:
+        self.count += n
+
+
+@dataclass
+class Kube:
+    api: client.ApiClient
+    requests: RequestCounter = field(default_factory=RequestCounter)
+    _results: dict[str, tuple[dict[str, Any] | None, int | None]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.core = client.CoreV1Api(self.api)
+        self.batch = client.BatchV1Api(self.api)
+        self.custom = client.CustomObjectsApi(self.api)
+
+    # ---- custom resources
+    def get_task(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self.requests.tick()
+        try:
+            obj: dict[str, Any] = self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, "fltasks", name
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return obj
+
+    def list_participants(self, namespace: str, task: str) -> list[dict[str, Any]]:
+        self.requests.tick()
+        items: list[dict[str, Any]] = self.custom.list_namespaced_custom_object(
+            GROUP, VERSION, namespace, "participants"
+        )["items"]
+        return [p for p in items if p.get("spec", {}).get("taskRef", {}).get("name") == task]
+
+    def patch_status(self, namespace: str, plural: str, name: str, status: dict[str, Any]) -> None:
+        self.requests.tick()
+        try:
+            self.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, plural, name, {"status": status}
+            )
+        except ApiException as exc:
+            if exc.status != 404:  # deleted meanwhile: nothing to report on
+                raise
+
+    # ---- secrets and volumes
+    def read_secret_key(self, namespace: str, ref: SecretKeyRef, *, what: str) -> str:
+        """The decoded value of one Secret key; never logged."""
+        self.requests.tick()
+        try:
+            secret = self.core.read_namespaced_secret(ref.name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                raise KubeProblem(
+                    "SecretNotFound", f"{what}: Secret {namespace}/{ref.name} not found"
+                ) from None
+            if exc.status == 403:
+                raise KubeProblem(
+                    "SecretForbidden", f"{what}: not allowed to read Secret {namespace}/{ref.name}"
+                ) from None
+            raise
+        data = secret.data or {}
+        if ref.key not in data:
+            raise KubeProblem(
+                "SecretKeyMissing", f"{what}: Secret {namespace}/{ref.name} has no key {ref.key!r}"
+            )
+        return base64.b64decode(data[ref.key]).decode().strip()
+
+    def pvc_exists(self, namespace: str, name: str) -> bool:
+        self.requests.tick()
+        try:
+            self.core.read_namespaced_persistent_volume_claim(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    # ---- jobs
+    def list_jobs(self, namespace: str, task: str) -> list[JobView]:
+        self.requests.tick()
+        selector = (
+            f"{LABEL_TASK}={task},app.kubernetes.io/managed-by={MANAGED_BY['app.kubernetes.io/managed-by']}"
+        )
+        jobs = self.batch.list_namespaced_job(namespace, label_selector=selector).items
+        return [self._job_view(namespace, job) for job in jobs]
+
+    def _job_view(self, namespace: str, job: Any) -> JobView:
+        labels = job.metadata.labels or {}
+        status = job.status
+        state = JobState.ACTIVE
+        if status.succeeded:
+            state = JobState.SUCCEEDED
+        elif any(c.type == "Failed" and c.status == "True" for c in (status.conditions or [])):
+            state = JobState.FAILED
+        result: dict[str, Any] | None = None
+        exit_code: int | None = None
+        if state != JobState.ACTIVE:
+            result, exit_code = self._job_result(namespace, job)
+        return JobView(
+            name=job.metadata.name,
+            kind=JobKind(labels[LABEL_KIND]),
+            round=int(labels[LABEL_ROUND]),
+            participant=labels[LABEL_PARTICIPANT],
+            attempt=int(labels.get(LABEL_ATTEMPT, "0")),
+            state=state,
+            result=result,
+            exit_code=exit_code,
+        )
+
+    def _job_result(self, namespace: str, job: Any) -> tuple[dict[str, Any] | None, int | None]:
+        """The worker's JSON termination message and exit code, from the Job's last pod (cached)."""
+        uid = job.metadata.uid
+        if uid in self._results:
+            return self._results[uid]
+        self.requests.tick()
+        pods = self.core.list_namespaced_pod(namespace, label_selector=f"job-name={job.metadata.name}").items
+        pods.sort(key=lambda p: p.metadata.creation_timestamp or datetime.min.replace(tzinfo=UTC))
+        found: tuple[dict[str, Any] | None, int | None] = (None, None)
+        for pod in reversed(pods):
+            for cs in (pod.status.container_statuses or []) if pod.status else []:
+                term = cs.state.terminated if cs.state else None
+                if term is None:
+                    continue
+                found = (_parse_result(term.message), term.exit_code)
+                break
+            if found != (None, None):
+                break
+        self._results[uid] = found
+        return found
+
+    def create_job(self, manifest: dict[str, Any]) -> bool:
+        """Create the Job; False when it already exists (a previous reconcile made it)."""
+        self.requests.tick()
+        try:
+            self.batch.create_namespaced_job(manifest["metadata"]["namespace"], manifest)
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
+    def delete_jobs(self, namespace: str, task: str) -> int:
+        self.requests.tick()
+        selector = f"{LABEL_TASK}={task}"
+        jobs = self.batch.list_namespaced_job(namespace, label_selector=selector).items
+        for job in jobs:
+            self.requests.tick()
+            try:
+                self.batch.delete_namespaced_job(
+                    job.metadata.name, namespace, propagation_policy="Background"
+                )
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+        return len(jobs)
+
+    # ---- events
+    def event(self, obj: dict[str, Any], type: str, reason: str, message: str) -> None:
+        """Post a core/v1 Event about `obj` (best effort: an Event is never worth failing a reconcile)."""
+        meta = obj["metadata"]
+        now = datetime.now(UTC)
+        body = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.", namespace=meta["namespace"]),
+            involved_object=client.V1ObjectReference(
+                api_version=obj.get("apiVersion"),
+                kind=obj.get("kind"),
+                name=meta["name"],
+                namespace=meta["namespace"],
+                uid=meta.get("uid"),
+            ),
+            type=type,
+            reason=reason,
+            message=message[:1024],
+            first_timestamp=now,
+            last_timestamp=now,
+            count=1,
+            source=client.V1EventSource(component="flalliance-operator"),
+            reporting_component="flalliance.io/operator",
+            reporting_instance="flalliance-operator",
+        )
+        self.requests.tick()
+        try:
+            self.core.create_namespaced_event(meta["namespace"], body)
+        except ApiException as exc:  # pragma: no cover - depends on RBAC at run time
+            log.warning("could not post event %s on %s: %s", reason, meta["name"], exc.reason)
+
+
+def _parse_result(message: str | None) -> dict[str, Any] | None:
+    if not message:
+        return None
+    try:
+        parsed = json.loads(message)
+    except json.JSONDecodeError:
+        return {"error": message.strip().splitlines()[-1][:500] if message.strip() else "no output"}
+    return parsed if isinstance(parsed, dict) else None
