@@ -1,0 +1,1 @@
+"""Test harnesses shipped with the package (like controller-runtime's envtest): real servers, on loopback."""
