@@ -81,7 +81,7 @@ test-integration: setup minio ## integration tests (real anvil, real S3, real AP
 
 .PHONY: crds
 crds: setup ## regenerate crds/*.yaml from the pydantic API models
-	$(PY) -m flalliance.cli crds --out crds
+	$(PY) -m flalliance.cli crds --root .
 
 .PHONY: test-e2e
 test-e2e: setup ## end-to-end tests on a real cluster (brings up the local cluster when none is given)
