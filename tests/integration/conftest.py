@@ -1,0 +1,40 @@
+"""Fixtures shared by the integration tests. Each section belongs to one layer; add new ones below."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from flalliance.chain.client import ChainClient
+from flalliance.chain.devchain import Anvil
+from flalliance.chain.keys import dev_account
+
+# ---------------------------------------------------------------------------------------------------------
+# Chain: one anvil for the whole session; each test runs between evm_snapshot and evm_revert, so tests
+# see a clean chain and never depend on each other's transactions.
+
+# Fixed genesis time: reproducible block timestamps and prevrandao across runs.
+ANVIL_GENESIS_TIMESTAMP = 1_767_225_600  # 2026-01-01T00:00:00Z
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[Anvil]:
+    """A real anvil on 127.0.0.1 (automine), started once per session and always stopped."""
+    with Anvil(timestamp=ANVIL_GENESIS_TIMESTAMP) as node:
+        yield node
+
+
+@pytest.fixture
+def chain(anvil: Anvil) -> Iterator[ChainClient]:
+    """A client signing as dev account 0; the chain is reverted to its pre-test state afterwards.
+
+    Clients a test makes for other accounts must not outlive the test (their local nonces would be
+    ahead of the reverted chain); session-scoped clients must call ``resync_nonce()`` per test.
+    """
+    client = ChainClient(anvil.rpc_url, dev_account(0), chain_id=anvil.chain_id)
+    snapshot = client.snapshot()
+    try:
+        yield client
+    finally:
+        client.revert(snapshot)
