@@ -1,0 +1,146 @@
+"""The voter's scoring rule as plain functions over numbers and vectors (the reasons are in docs/fl.md).
+
+A proposal is judged in two layers:
+
+1. *Screening* — data-independent, so every honest voter reaches the same result from the same files:
+   the update ``Δ_i = P_i - G`` is compared with the round's other updates. ``‖Δ_i‖ ≤ free_rider_ratio ·
+   median ‖Δ‖`` is a free rider (resubmitted global model, or noise on it); ``‖Δ_i‖ > max_norm_ratio ·
+   median ‖Δ‖`` is a scaled or noised update or random weights; ``cos(Δ_i, median Δ) < min_cosine`` points
+   against the round's coordinate-wise median update (sign flips). Medians tolerate a minority of
+   attackers.
+2. *Performance* - on the voter's private test split, with the cross-entropy loss (continuous, so far
+   less noisy than accuracy on a few dozen samples): a proposal is rejected when its loss is a robust high
+   outlier among the round's proposals (median + z * MAD). It is compared with the *other proposals*, not
+   with the global model: an honest proposal trained on skewed data may well score below the global model
+   on this voter's differently skewed test set, and so do all its honest peers, while a label-flipped or
+   broken model stands out from them.
+
+The aggregate vote is +1 when the aggregate beats the baseline by more than the margin, -1 when it is worse
+by more than the margin, 0 in between; the margin is ``max(vote_margin, margin_z · standard error)`` so that
+test-set noise alone does not flip a vote.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from flalliance.fl.spec import MetricSpec, ValidationSpec
+
+F64 = npt.NDArray[np.float64]
+
+
+class ScreenReason(StrEnum):
+    FREE_RIDER = "free_rider"
+    UPDATE_NORM = "update_norm_outlier"
+    UPDATE_DIRECTION = "update_direction"
+    LOSS_OUTLIER = "loss_outlier"
+
+
+@dataclass(frozen=True)
+class UpdateStats:
+    """Per proposal (in the order given): update norm, its ratio to the median norm, cosine to the median
+    update."""
+
+    norms: list[float]
+    norm_ratios: list[float]
+    cosines: list[float]
+
+
+def _norm(v: F64) -> float:
+    return math.sqrt(float(np.add.reduce(v * v)))
+
+
+def _median_columns(vectors: Sequence[F64]) -> F64:
+    stacked = np.stack(vectors, axis=1)
+    stacked.sort(axis=1)
+    n = stacked.shape[1]
+    middle = stacked[:, n // 2]
+    return middle if n % 2 else (stacked[:, n // 2 - 1] + middle) / 2.0
+
+
+def update_stats(global_vector: F64, proposal_vectors: Sequence[F64], rule: ValidationSpec) -> UpdateStats:
+    """Norms and norm ratios against the median norm of all proposals; cosines against the coordinate-wise
+    median of the updates whose norm is plausible (neither free rider nor outlier), so that a few huge
+    malicious updates cannot bend the reference direction."""
+    updates = [p - global_vector for p in proposal_vectors]
+    norms = [_norm(u) for u in updates]
+    median_norm = float(np.median(norms)) if norms else 0.0
+    ratios = [n / median_norm if median_norm > 0 else (0.0 if n == 0 else math.inf) for n in norms]
+    plausible = [
+        u for u, r in zip(updates, ratios, strict=True) if rule.free_rider_ratio < r <= rule.max_norm_ratio
+    ]
+    median_update = _median_columns(plausible) if plausible else np.zeros_like(global_vector)
+    median_update_norm = _norm(median_update)
+    cosines = []
+    for u, norm in zip(updates, norms, strict=True):
+        if norm == 0 or median_update_norm == 0:
+            cosines.append(0.0)
+        else:
+            cosines.append(float(np.add.reduce(u * median_update)) / (norm * median_update_norm))
+    return UpdateStats(norms, ratios, cosines)
+
+
+def screen(stats: UpdateStats, rule: ValidationSpec) -> list[ScreenReason | None]:
+    """Data-independent verdicts: ``None`` = passes, otherwise the reason for rejection."""
+    out: list[ScreenReason | None] = []
+    for norm, ratio, cosine in zip(stats.norms, stats.norm_ratios, stats.cosines, strict=True):
+        if norm == 0 or ratio <= rule.free_rider_ratio:
+            out.append(ScreenReason.FREE_RIDER)
+        elif ratio > rule.max_norm_ratio:
+            out.append(ScreenReason.UPDATE_NORM)
+        elif len(stats.norms) >= 3 and cosine < rule.min_cosine:
+            # With fewer than 3 proposals the median update is no reference: the direction test is skipped.
+            out.append(ScreenReason.UPDATE_DIRECTION)
+        else:
+            out.append(None)
+    return out
+
+
+def improvement(metric: MetricSpec, value: float, baseline: float) -> float:
+    """Signed change, positive = better, in metric units."""
+    return value - baseline if metric.direction == "maximize" else baseline - value
+
+
+def noise_margin(metric: MetricSpec, rule: ValidationSpec, baseline: float, n_test: int) -> float:
+    """``max(vote_margin, margin_z · SE)``; SE = binomial standard error for accuracies, 0 for losses."""
+    if metric.name == "cross_entropy" or n_test <= 0:
+        return rule.vote_margin
+    p = min(max(baseline, 1.0 / (n_test + 1)), 1.0 - 1.0 / (n_test + 1))
+    return max(rule.vote_margin, rule.margin_z * math.sqrt(p * (1.0 - p) / n_test))
+
+
+def loss_verdicts(rule: ValidationSpec, losses: Sequence[float]) -> list[ScreenReason | None]:
+    """Reject proposals whose loss on the voter's private test split is a high outlier among the round's
+    proposals: ``L_i - median(L) > max(z * 1.4826 * MAD(L), floor)``."""
+    if len(losses) < 3:
+        return [None] * len(losses)  # no robust reference among fewer than 3 proposals
+    values = np.asarray(losses, dtype=np.float64)
+    centre = float(np.median(values))
+    mad = 1.4826 * float(np.median(np.abs(values - centre)))
+    limit = max(rule.loss_outlier_z * mad, rule.loss_outlier_floor)
+    return [ScreenReason.LOSS_OUTLIER if v - centre > limit else None for v in losses]
+
+
+@dataclass(frozen=True)
+class AggregateVote:
+    score: int  # +1 / 0 / -1: the signed vote
+    delta: float | None  # improvement of the aggregate over the baseline (positive = better)
+    margin: float
+
+
+def aggregate_vote(
+    metric: MetricSpec, rule: ValidationSpec, baseline: float, aggregate_value: float | None, n_test: int
+) -> AggregateVote:
+    """The signed vote; no aggregate (nothing acceptable this round) is a -1."""
+    margin = noise_margin(metric, rule, baseline, n_test)
+    if aggregate_value is None:
+        return AggregateVote(-1, None, margin)
+    delta = improvement(metric, aggregate_value, baseline)
+    score = 1 if delta > margin else (-1 if delta < -margin else 0)
+    return AggregateVote(score, delta, margin)

@@ -1,0 +1,271 @@
+"""The training-logic spec: everything a participant needs to train, validate and aggregate a task.
+
+Its canonical JSON (sorted keys, no whitespace, shortest round-trip floats, ASCII only) hashed with sha256 is
+the on-chain *training-logic hash*. A worker loads the spec from the artifact store by that hash and refuses
+to run when the bytes or the parsed spec do not hash to the value the chain holds
+(:func:`verify_spec_hash`), so every participant provably runs the same logic.
+
+The models are strict (no type coercion) and closed (unknown fields are errors), so a typo in a spec is a
+clear error naming the field instead of a silently ignored setting that would change nobody's hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+SPEC_VERSION: Literal[1] = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# ----------------------------------------------------------------------------------------------- data
+BuiltinDataset = Literal["digits", "breast_cancer", "wine", "fashion_mnist", "mnist_5k"]
+
+
+class NpzLayout(_Strict):
+    """A participant's ``.npz`` files: one array of features and one of integer labels per file."""
+
+    format: Literal["npz"] = "npz"
+    features_key: str = "x"
+    labels_key: str = "y"
+
+
+class CsvLayout(_Strict):
+    """A participant's CSV files: a header row, one label column, every other column a feature in order."""
+
+    format: Literal["csv"] = "csv"
+    label_column: str = "label"
+    delimiter: Literal[",", ";", "\t"] = ","
+
+
+class DatasetSpec(_Strict):
+    """What a sample looks like. ``source`` is either a built-in offline dataset (demos, benchmarks) or
+    ``participant``: each participant's own directory of files laid out as ``layout`` says."""
+
+    source: BuiltinDataset | Literal["participant"]
+    feature_shape: tuple[int, ...] = Field(min_length=1, max_length=3)
+    num_classes: int = Field(ge=2, le=100_000)
+    # Multiplier applied to raw feature values on load (e.g. 1/255 for 8-bit pixels).
+    feature_scale: float = Field(default=1.0, gt=0)
+    layout: Annotated[NpzLayout | CsvLayout, Field(discriminator="format")] = NpzLayout()
+
+    @model_validator(mode="after")
+    def _positive_shape(self) -> DatasetSpec:
+        if any(d <= 0 for d in self.feature_shape):
+            raise ValueError(f"feature_shape: every dimension must be positive, got {self.feature_shape}")
+        return self
+
+    @property
+    def num_features(self) -> int:
+        return math.prod(self.feature_shape)
+
+
+# ----------------------------------------------------------------------------------------------- models
+class LogRegSpec(_Strict):
+    kind: Literal["logreg"] = "logreg"
+
+
+class MLPSpec(_Strict):
+    kind: Literal["mlp"] = "mlp"
+    hidden: tuple[int, ...] = Field(default=(64,), min_length=1, max_length=8)
+    activation: Literal["relu", "tanh"] = "relu"
+
+
+class McMahan2NNSpec(_Strict):
+    """McMahan et al. 2017's "2NN": two hidden layers of 200 ReLU units."""
+
+    kind: Literal["mcmahan_2nn"] = "mcmahan_2nn"
+    hidden: int = Field(default=200, ge=1)
+
+
+class McMahanCNNSpec(_Strict):
+    """McMahan et al. 2017's CNN: 5x5 conv 32, 2x2 max-pool, 5x5 conv 64, 2x2 max-pool, FC 512, softmax."""
+
+    kind: Literal["mcmahan_cnn"] = "mcmahan_cnn"
+    conv1: int = Field(default=32, ge=1)
+    conv2: int = Field(default=64, ge=1)
+    hidden: int = Field(default=512, ge=1)
+
+
+ModelSpec = Annotated[LogRegSpec | MLPSpec | McMahan2NNSpec | McMahanCNNSpec, Field(discriminator="kind")]
+
+
+# ----------------------------------------------------------------------------------------------- training
+class OptimizerSpec(_Strict):
+    kind: Literal["sgd", "adam"] = "sgd"
+    learning_rate: float = Field(gt=0, le=10)
+    momentum: float = Field(default=0.0, ge=0, lt=1)
+    weight_decay: float = Field(default=0.0, ge=0)
+
+
+class TrainingSpec(_Strict):
+    epochs: int = Field(ge=1, le=1000)
+    batch_size: int = Field(ge=1, le=1_000_000)
+    loss: Literal["cross_entropy"] = "cross_entropy"
+    optimizer: OptimizerSpec
+
+
+class MetricSpec(_Strict):
+    name: Literal["accuracy", "balanced_accuracy", "cross_entropy"] = "accuracy"
+    direction: Literal["maximize", "minimize"] = "maximize"
+
+    @model_validator(mode="after")
+    def _direction_matches(self) -> MetricSpec:
+        natural = "minimize" if self.name == "cross_entropy" else "maximize"
+        if self.direction != natural:
+            raise ValueError(f"metric.direction: {self.name} must be {natural}d, got {self.direction}")
+        return self
+
+
+# ----------------------------------------------------------------------------------------------- aggregation
+Inclusion = Literal["screened", "accepted", "all"]
+
+
+class _AggregationBase(_Strict):
+    # Which proposals enter this voter's aggregate (see docs/fl.md, "Which proposals are aggregated"):
+    # "screened": those passing the data-independent checks (file, free rider, update norm, direction),
+    #   identical for every honest voter, so their aggregate hashes agree (default);
+    # "accepted": those this voter accepts, including its private-data performance check;
+    # "all": every well-formed proposal (FLock's behaviour).
+    include: Inclusion = "screened"
+
+
+class FedAvgSpec(_AggregationBase):
+    rule: Literal["fedavg"] = "fedavg"
+    weighted: bool = True  # weight by declared sample counts (McMahan); False = plain mean (FLock)
+
+
+class MedianSpec(_AggregationBase):
+    rule: Literal["median"] = "median"
+
+
+class TrimmedMeanSpec(_AggregationBase):
+    rule: Literal["trimmed_mean"] = "trimmed_mean"
+    beta: float = Field(default=0.1, ge=0, lt=0.5)  # fraction trimmed from each end per coordinate
+
+
+class MultiKrumSpec(_AggregationBase):
+    rule: Literal["multi_krum"] = "multi_krum"
+    byzantine: int = Field(default=1, ge=0)  # f: assumed Byzantine proposals
+    select: int | None = Field(default=None, ge=1)  # m: proposals averaged (None = n - f)
+
+
+AggregationSpec = Annotated[
+    FedAvgSpec | MedianSpec | TrimmedMeanSpec | MultiKrumSpec, Field(discriminator="rule")
+]
+
+
+# ----------------------------------------------------------------------------------------------- validation
+class ValidationSpec(_Strict):
+    """How a voter judges proposals and the aggregate; the rule and its reasons are in docs/fl.md."""
+
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    # Aggregate vote: +1 if it beats the baseline by more than the margin, -1 if it is worse by more than
+    # the margin, 0 in between. The margin is max(vote_margin, margin_z * standard error on this test set).
+    vote_margin: float = Field(default=0.01, ge=0)
+    margin_z: float = Field(default=2.0, ge=0)
+    # Data-independent screening, relative to the median update norm of the round's proposals.
+    free_rider_ratio: float = Field(default=0.05, ge=0, lt=1)
+    max_norm_ratio: float = Field(default=3.0, gt=1)
+    min_cosine: float = Field(default=0.0, ge=-1, le=1)
+    # Private-data check on the cross-entropy loss L_i of each screened proposal on the voter's test split:
+    # rejected when L_i - median(L) > max(loss_outlier_z * 1.4826 * MAD(L), loss_outlier_floor) (a robust
+    # z-score: relative to the round's other proposals, not to the global model; see docs/fl.md).
+    loss_outlier_z: float = Field(default=3.5, gt=0)
+    loss_outlier_floor: float = Field(default=0.1, ge=0)
+
+
+class SeedsSpec(_Strict):
+    init: int = Field(default=0, ge=0, lt=2**63)  # the pioneer's initial weights
+    train: int = Field(default=0, ge=0, lt=2**63)  # data order and dropout in local training
+
+
+class TrainingLogicSpec(_Strict):
+    version: Literal[1] = SPEC_VERSION
+    dataset: DatasetSpec
+    model: ModelSpec
+    training: TrainingSpec
+    metric: MetricSpec = MetricSpec()
+    aggregation: AggregationSpec = FedAvgSpec()
+    validation: ValidationSpec = ValidationSpec()
+    seeds: SeedsSpec = SeedsSpec()
+    max_model_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=4 * 1024**3)
+
+
+# ----------------------------------------------------------------------------------------------- hashing
+class SpecError(ValueError):
+    """A spec that cannot be parsed or validated; the message names the offending field."""
+
+
+class SpecHashMismatch(SpecError):
+    """The spec does not hash to the training-logic hash the chain holds: refuse to run it."""
+
+    def __init__(self, expected: bytes, actual: bytes) -> None:
+        super().__init__(
+            f"training-logic hash mismatch: the chain expects 0x{expected.hex()}, "
+            f"the spec hashes to 0x{actual.hex()}; refusing to run a different training logic"
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+def _check_floats(value: Any, path: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"{path}: non-finite float {value!r} has no canonical JSON form")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_floats(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_floats(item, f"{path}[{index}]")
+
+
+def canonical_json(spec: TrainingLogicSpec) -> bytes:
+    """The spec's canonical bytes: every field (defaults included, so the hash pins resolved values),
+    keys sorted, no whitespace, ASCII, floats in Python's shortest round-trip form (``0.1``, ``1e-05``)."""
+    data = spec.model_dump(mode="json")
+    _check_floats(data, "spec")
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return text.encode("ascii")
+
+
+def spec_hash(spec: TrainingLogicSpec) -> bytes:
+    """sha256 of the canonical JSON: the 32-byte on-chain training-logic hash."""
+    return hashlib.sha256(canonical_json(spec)).digest()
+
+
+def parse_spec(data: bytes | str) -> TrainingLogicSpec:
+    """Parse a spec from JSON; errors name the field (``model.hidden: ...``)."""
+    try:
+        return TrainingLogicSpec.model_validate_json(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+        )
+        raise SpecError(f"invalid training-logic spec: {problems}") from exc
+
+
+def verify_spec_hash(spec: TrainingLogicSpec, expected: bytes) -> None:
+    """Raise :class:`SpecHashMismatch` unless ``spec`` hashes to ``expected`` (the chain's value)."""
+    if len(expected) != 32:
+        raise SpecError(f"expected hash must be 32 bytes, got {len(expected)}")
+    actual = spec_hash(spec)
+    if actual != expected:
+        raise SpecHashMismatch(expected, actual)
+
+
+def load_verified_spec(data: bytes, expected: bytes) -> TrainingLogicSpec:
+    """Parse spec bytes fetched from the store and check them against the chain's hash.
+
+    The parsed spec must hash to ``expected``; the fetched bytes need not be canonical themselves, but a
+    worker only ever runs the canonical form of what it parsed, and that is what the hash pins."""
+    spec = parse_spec(data)
+    verify_spec_hash(spec, expected)
+    return spec

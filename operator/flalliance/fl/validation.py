@@ -1,0 +1,164 @@
+"""The voter's round: check every proposal file, measure, judge, aggregate, measure the aggregate, vote.
+
+:func:`validate_round` is pure (bytes and a dataset in, a :class:`RoundValidation` out): the worker fetches
+the files from the store and sends the vote; nothing here touches the network, the chain or the disk.
+A hostile or broken proposal becomes a rejected :class:`Verdict` carrying the reason — never an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from flalliance.fl.aggregation import AggregationError, Proposal, aggregate
+from flalliance.fl.aggregation.base import flatten
+from flalliance.fl.dataset import Dataset
+from flalliance.fl.models import architecture
+from flalliance.fl.scoring import (
+    AggregateVote,
+    aggregate_vote,
+    improvement,
+    loss_verdicts,
+    screen,
+    update_stats,
+)
+from flalliance.fl.spec import Inclusion, MetricSpec, TrainingLogicSpec
+from flalliance.fl.training import evaluate, metric_value, predict_logits
+from flalliance.fl.weights import TensorMap, Tensors, WeightsError, content_hash, decode, encode
+
+log = logging.getLogger(__name__)
+_LOSS = MetricSpec(name="cross_entropy", direction="minimize")
+
+
+@dataclass(frozen=True)
+class ProposalFile:
+    """A proposal as the chain and the store give it: the on-chain hash, the fetched bytes (``None`` when the
+    store had nothing under that hash) and the declared sample count."""
+
+    hash: bytes
+    data: bytes | None
+    num_samples: int = 1
+
+
+@dataclass(frozen=True)
+class Verdict:
+    hash: bytes
+    accepted: bool
+    reason: str | None = None  # why not accepted (a weights.Reason or scoring.ScreenReason value)
+    screened: bool = False  # passed the data-independent checks (decides "screened" inclusion)
+    metric: float | None = None
+    loss: float | None = None  # cross-entropy on the voter's test split
+    delta: float | None = None  # improvement over the baseline, positive = better
+    update_norm: float | None = None
+    norm_ratio: float | None = None
+    cosine: float | None = None
+
+
+@dataclass(frozen=True)
+class RoundValidation:
+    baseline: float
+    n_test: int
+    verdicts: list[Verdict]
+    included: list[bytes]  # proposal hashes in the aggregate, canonical (ascending) order
+    aggregate: Tensors | None
+    aggregate_bytes: bytes | None
+    aggregate_hash: bytes | None
+    aggregate_metric: float | None
+    vote: AggregateVote
+    notes: list[str] = field(default_factory=list)
+
+
+def _include(verdict: Verdict, mode: Inclusion) -> bool:
+    if mode == "all":
+        return verdict.metric is not None  # every well-formed proposal
+    if mode == "screened":
+        return verdict.screened
+    return verdict.accepted
+
+
+def validate_round(
+    spec: TrainingLogicSpec,
+    global_tensors: TensorMap,
+    proposals: Sequence[ProposalFile],
+    test: Dataset,
+    *,
+    include: Inclusion | None = None,
+) -> RoundValidation:
+    """Judge ``proposals`` against the current global model on this voter's private ``test`` split."""
+    arch = architecture(spec)
+    rule = spec.validation
+    mode = include or spec.aggregation.include
+    baseline = evaluate(spec, global_tensors, test)
+    n_test = len(test)
+
+    verdicts: dict[bytes, Verdict] = {}
+    good: list[Proposal] = []
+    for pf in sorted({p.hash: p for p in proposals}.values(), key=lambda p: p.hash):
+        if pf.data is None:
+            verdicts[pf.hash] = Verdict(pf.hash, False, "missing_from_store")
+            continue
+        try:
+            tensors = decode(pf.data, arch, max_bytes=spec.max_model_bytes, expected_hash=pf.hash)
+        except WeightsError as exc:
+            log.warning("proposal %s refused: %s", pf.hash.hex(), exc)
+            verdicts[pf.hash] = Verdict(pf.hash, False, exc.reason.value)
+            continue
+        good.append(Proposal(pf.hash, tensors, max(1, pf.num_samples)))
+
+    stats = update_stats(flatten(global_tensors), [flatten(p.tensors) for p in good], rule)
+    screening = screen(stats, rule)
+    metrics, losses = [], []
+    for p in good:
+        logits = predict_logits(spec, p.tensors, test)
+        metrics.append(metric_value(spec.metric, logits, test.y))
+        losses.append(metric_value(_LOSS, logits, test.y))
+    perf = loss_verdicts(rule, [v for v, s in zip(losses, screening, strict=True) if s is None])
+    perf_iter = iter(perf)
+    for i, p in enumerate(good):
+        reason = screening[i]
+        if reason is None:
+            reason = next(perf_iter)
+        verdicts[p.hash] = Verdict(
+            p.hash,
+            accepted=reason is None,
+            reason=None if reason is None else reason.value,
+            screened=screening[i] is None,
+            metric=metrics[i],
+            loss=losses[i],
+            delta=improvement(spec.metric, metrics[i], baseline),
+            update_norm=stats.norms[i],
+            norm_ratio=stats.norm_ratios[i],
+            cosine=stats.cosines[i],
+        )
+
+    ordered = [verdicts[h] for h in sorted(verdicts)]
+    chosen = [p for p in good if _include(verdicts[p.hash], mode)]
+    notes: list[str] = []
+    agg: Tensors | None = None
+    agg_bytes = agg_hash = None
+    agg_metric = None
+    if chosen:
+        try:
+            agg = aggregate(spec.aggregation, chosen)
+        except AggregationError as exc:  # pragma: no cover - checked proposals share the architecture
+            notes.append(f"aggregation failed: {exc}")
+        if agg is not None:
+            agg_bytes = encode(agg)
+            agg_hash = content_hash(agg_bytes)
+            agg_metric = evaluate(spec, agg, test)
+    else:
+        notes.append(f"no proposal qualifies for the aggregate (include={mode})")
+    vote = aggregate_vote(spec.metric, rule, baseline, agg_metric, n_test)
+    return RoundValidation(
+        baseline=baseline,
+        n_test=n_test,
+        verdicts=ordered,
+        included=sorted(p.hash for p in chosen),
+        aggregate=agg,
+        aggregate_bytes=agg_bytes,
+        aggregate_hash=agg_hash,
+        aggregate_metric=agg_metric,
+        vote=vote,
+        notes=notes,
+    )
