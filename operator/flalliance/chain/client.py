@@ -29,7 +29,16 @@ from web3.exceptions import (
     TransactionNotFound,
     Web3RPCError,
 )
-from web3.types import BlockIdentifier, Nonce, RPCEndpoint, TxParams, TxReceipt, Wei
+from web3.types import (
+    BlockIdentifier,
+    FilterParams,
+    LogReceipt,
+    Nonce,
+    RPCEndpoint,
+    TxParams,
+    TxReceipt,
+    Wei,
+)
 
 from flalliance.chain.artifacts import load_artifact
 from flalliance.chain.errors import ChainError, ContractRevert, TransactionFailed, decode_revert
@@ -164,6 +173,20 @@ class ChainClient:
     def block_timestamp(self, block: BlockIdentifier = "latest") -> int:
         """Timestamp (seconds) of ``block``: the chain's clock, which deadlines are measured against."""
         return int(self._with_retries("read a block", lambda: self.w3.eth.get_block(block))["timestamp"])
+
+    def get_logs(self, address: str, from_block: int, to_block: int) -> list[LogReceipt]:
+        """All logs of contract ``address`` in blocks ``from_block..to_block`` (inclusive), node order."""
+        params: FilterParams = {
+            "address": to_checksum_address(address),
+            "fromBlock": from_block,
+            "toBlock": to_block,
+        }
+        try:
+            return list(self._with_retries("read logs", lambda: self.w3.eth.get_logs(params)))
+        except Web3RPCError as exc:
+            raise ChainError(
+                f"reading logs of {address} in blocks {from_block}..{to_block}: {_rpc_message(exc)}"
+            ) from None
 
     def block_number(self) -> int:
         return int(self._with_retries("read the block number", lambda: self.w3.eth.block_number))
