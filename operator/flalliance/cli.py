@@ -16,6 +16,7 @@ from flalliance import __version__
 # Modules that register sub-commands. Add yours here.
 SUBCOMMAND_MODULES = [
     "flalliance.api.cli_crds",
+    "flalliance.chain.cli_chain",
 ]
 
 

@@ -1,0 +1,240 @@
+"""`flalliance chain up|deploy`: a local dev chain in the foreground, and the system deployed onto a chain.
+
+Registered by flalliance/cli.py. Heavy imports (web3) happen inside the handlers so that other
+sub-commands stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+DEFAULT_RPC_URL = "http://127.0.0.1:8545"
+RPC_URL_ENV = "FLALLIANCE_RPC_URL"
+STATE_FILE_NAME = "anvil-state.json"
+
+
+def register(subparsers: Any) -> None:
+    chain = subparsers.add_parser("chain", help="dev chain and contract deployment")
+    commands = chain.add_subparsers(dest="chain_command", required=True)
+
+    up = commands.add_parser(
+        "up",
+        help="run a local anvil chain in the foreground (Ctrl-C stops it)",
+        description="Start anvil, print its RPC URL and dev accounts as one JSON line, run until "
+        "SIGINT/SIGTERM. With --state-dir the chain state is loaded from and saved to that directory.",
+    )
+    up.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    up.add_argument(
+        "--port", type=_port, default=8545, help="RPC port, 0 for a free one (default: %(default)s)"
+    )
+    up.add_argument(
+        "--block-time", type=_positive_float, default=None, help="seconds per block (default: a block per tx)"
+    )
+    up.add_argument("--chain-id", type=_positive_int, default=31337, help="chain id (default: %(default)s)")
+    up.add_argument(
+        "--accounts", type=_positive_int, default=10, help="dev accounts to fund (default: %(default)s)"
+    )
+    up.add_argument(
+        "--timestamp", type=_positive_int, default=None, help="genesis timestamp (reproducible runs)"
+    )
+    up.add_argument("--state-dir", type=Path, default=None, help="directory to load/save the chain state")
+    up.set_defaults(func=_up)
+
+    deploy = commands.add_parser(
+        "deploy",
+        help="deploy token, Arena registry, task factory; mint FML to dev accounts; print JSON",
+    )
+    deploy.add_argument(
+        "--rpc-url",
+        default=os.environ.get(RPC_URL_ENV, DEFAULT_RPC_URL),
+        help=f"JSON-RPC endpoint (default: ${RPC_URL_ENV} or {DEFAULT_RPC_URL})",
+    )
+    deploy.add_argument("--chain-id", type=_positive_int, default=None, help="refuse any other chain")
+    deploy.add_argument(
+        "--key-file",
+        type=Path,
+        default=None,
+        help="deployer private key file (default: anvil dev account 0, allowed on anvil only)",
+    )
+    deploy.add_argument(
+        "--reward-share-bps",
+        type=int,
+        default=10_000,
+        help="FL share of an Arena reward (default: %(default)s)",
+    )
+    deploy.add_argument(
+        "--fund-accounts", type=int, default=10, help="mint FML to dev accounts 0..N-1 (default: %(default)s)"
+    )
+    deploy.add_argument(
+        "--fund-amount",
+        type=int,
+        default=1_000_000,
+        help="whole FML per funded account (default: %(default)s)",
+    )
+    deploy.add_argument("--out", type=Path, default=None, help="also write the JSON to this file")
+    deploy.set_defaults(func=_deploy)
+
+
+# ---------------------------------------------------------------------------------------------------------
+def _up(args: argparse.Namespace) -> int:
+    from flalliance.chain.devchain import Anvil, free_port
+    from flalliance.chain.errors import ChainError
+    from flalliance.chain.keys import dev_account
+
+    state_path = None
+    if args.state_dir is not None:
+        args.state_dir.mkdir(parents=True, exist_ok=True)
+        state_path = args.state_dir / STATE_FILE_NAME
+    node = Anvil(
+        host=args.host,
+        port=args.port or free_port(args.host),
+        block_time=args.block_time,
+        timestamp=args.timestamp,
+        chain_id=args.chain_id,
+        accounts=args.accounts,
+        state_path=state_path,
+        log_path=args.state_dir / "anvil.log" if args.state_dir is not None else None,
+    )
+    stop = threading.Event()
+    received: list[str] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            node.start()
+        except ChainError as exc:
+            print(f"flalliance chain up: {exc}", file=sys.stderr)
+            return 1
+        info = {
+            "rpc_url": node.rpc_url,
+            "chain_id": node.chain_id,
+            "pid": node.pid,
+            "state_file": str(state_path) if state_path is not None else None,
+            # anvil's public dev mnemonic: these keys are published and worthless off dev chains
+            "accounts": [
+                {
+                    "address": dev_account(i).address,
+                    "private_key": "0x" + dev_account(i).key.hex().removeprefix("0x"),
+                }
+                for i in range(args.accounts)
+            ],
+        }
+        print(json.dumps(info), flush=True)
+        print(
+            f"anvil running at {node.rpc_url} (pid {node.pid}); Ctrl-C to stop", file=sys.stderr, flush=True
+        )
+        while not stop.wait(0.5):
+            if not node.running:
+                print("flalliance chain up: anvil exited unexpectedly", file=sys.stderr)
+                return 1
+        print(f"received {received[0]}; stopping anvil", file=sys.stderr, flush=True)
+        return 0
+    finally:
+        node.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# ---------------------------------------------------------------------------------------------------------
+def _deploy(args: argparse.Namespace) -> int:
+    from flalliance.chain.errors import ChainError
+
+    try:
+        result = deploy_and_fund(
+            args.rpc_url,
+            key_file=args.key_file,
+            chain_id=args.chain_id,
+            reward_share_bps=args.reward_share_bps,
+            fund_accounts=args.fund_accounts,
+            fund_amount=args.fund_amount,
+        )
+    except (ChainError, ValueError, OSError) as exc:
+        print(f"flalliance chain deploy: {exc}", file=sys.stderr)
+        return 1
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    return 0
+
+
+def deploy_and_fund(
+    rpc_url: str,
+    *,
+    key_file: Path | None = None,
+    chain_id: int | None = None,
+    reward_share_bps: int = 10_000,
+    fund_accounts: int = 10,
+    fund_amount: int = 1_000_000,
+) -> dict[str, Any]:
+    """Deploy the system with ``deploy_system`` and mint ``fund_amount`` FML to dev accounts; a JSON dict."""
+    from flalliance.chain.client import ChainClient
+    from flalliance.chain.errors import ChainError
+    from flalliance.chain.keys import dev_account, load_private_key
+
+    if fund_accounts < 0 or fund_amount < 0:
+        raise ValueError("--fund-accounts and --fund-amount must be >= 0")
+    try:
+        from flalliance.chain.deploy import deploy_system
+    except ImportError as exc:
+        raise ChainError(f"flalliance.chain.deploy.deploy_system is not available: {exc}") from None
+
+    probe = ChainClient(rpc_url, chain_id=chain_id)
+    if key_file is not None:
+        account = load_private_key(key_file)
+    else:
+        version = str(probe.w3.client_version)
+        if not version.lower().startswith("anvil"):
+            raise ChainError(f"{rpc_url} runs {version!r}, not anvil: give the deployer's --key-file")
+        account = dev_account(0)
+    client = ChainClient(rpc_url, account, chain_id=probe.chain_id)
+    system = deploy_system(client, reward_share_bps=reward_share_bps)
+
+    token = client.contract(system.token, "FMLToken")
+    unit = 10 ** int(client.call(token.functions.decimals()))
+    funded = []
+    for index in range(fund_accounts):
+        address = dev_account(index).address
+        client.transact(token.functions.mint(address, fund_amount * unit))
+        funded.append({"address": address, "fml": str(client.call(token.functions.balanceOf(address)))})
+    return {
+        "rpc_url": rpc_url,
+        "deployer": client.address,
+        **system.model_dump(mode="json"),
+        "funded": funded,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0..65535, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
