@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import pytest
+
+from flalliance.api.fltask import RoundSummary
+from flalliance.controller.round_summary import Event, summarize
+
+pytestmark = pytest.mark.unit
+
+A, B, C = "0x" + "a" * 40, "0x" + "b" * 40, "0x" + "c" * 40
+MODEL = bytes.fromhex("ab" * 32)
+
+
+def test_a_finalized_round_is_summarized_from_its_events() -> None:
+    events = [
+        Event("RoundStarted", {"round": 0}),
+        Event("ProposalSubmitted", {"round": 0, "proposer": A}),
+        Event("ProposalSubmitted", {"round": 0, "proposer": B}),
+        Event("VoteRevealed", {"round": 0, "voter": C, "score": 1, "weight": 30}),
+        Event("VoteRevealed", {"round": 0, "voter": A, "score": -1, "weight": 10}),
+        Event(
+            "RoundFinalized",
+            {
+                "round": 0,
+                "accepted": True,
+                "globalModel": MODEL,
+                "verdicts": 0b01,
+                "rewardPerWeight": 10**16,
+                "rewardedWeight": 100,
+            },
+        ),
+        Event("Slashed", {"round": 0, "amount": 5 * 10**17, "account": B}),
+        Event("RoundStarted", {"round": 1}),
+    ]
+    first, second = summarize(events, {0: [0.8, 0.9]})
+    assert first.proposers == [A, B] and first.voters == [C, A]
+    assert first.accepted is True and first.global_model_hash == "0x" + "ab" * 32
+    assert first.accepted_proposals == 1 and first.rejected_proposals == 1
+    assert first.aggregate_score == pytest.approx(0.5)
+    assert first.rewards == "1" and first.slashes == "0.5"
+    assert first.accuracy == pytest.approx(0.85)
+    assert second.round == 1 and second.accepted is None and second.rejected_proposals == 0
+
+
+def test_accuracy_survives_a_restart_through_previous_status() -> None:
+    events = [Event("RoundStarted", {"round": 0})]
+    [s] = summarize(events, {}, previous=[RoundSummary(round=0, accuracy=0.7)])
+    assert s.accuracy == 0.7
+
+
+def test_rejected_round_without_model() -> None:
+    events = [
+        Event("RoundStarted", {"round": 0}),
+        Event("ProposalSubmitted", {"round": 0, "proposer": A}),
+        Event(
+            "RoundFinalized",
+            {
+                "round": 0,
+                "accepted": False,
+                "globalModel": b"\0" * 32,
+                "verdicts": 0,
+                "rewardPerWeight": 0,
+                "rewardedWeight": 0,
+            },
+        ),
+    ]
+    [s] = summarize(events)
+    assert s.accepted is False and s.global_model_hash is None and s.rejected_proposals == 1
+    assert s.aggregate_score is None and s.rewards == "0"
