@@ -129,7 +129,14 @@ class EventReader:
 
     def poll(self, *, to_block: int | None = None) -> list[DecodedEvent]:
         """Events from the checkpoint up to ``to_block`` (default: the head minus confirmations)."""
-        head = self.client.block_number() - self.confirmations
+        latest = self.client.block_number()
+        if self.checkpoint.block > latest + 1:
+            # Scanning on would silently skip the blocks the chain re-mines below the checkpoint.
+            raise ChainError(
+                f"the chain's head (block {latest}) is behind the event checkpoint (block "
+                f"{self.checkpoint.block}): the chain was reset or reorganised; rescan from an earlier block"
+            )
+        head = latest - self.confirmations
         if to_block is not None:
             head = min(head, to_block)
         events: list[DecodedEvent] = []

@@ -6,7 +6,7 @@ import pytest
 from web3.contract import Contract
 
 from flalliance.chain.client import ChainClient
-from flalliance.chain.errors import ContractRevert
+from flalliance.chain.errors import ChainError, ContractRevert
 from flalliance.chain.events import Checkpoint, DecodedEvent, EventReader
 from flalliance.chain.keys import dev_account
 
@@ -101,3 +101,14 @@ def test_reverted_transactions_emit_nothing(chain: ChainClient, counter: Contrac
         chain.transact(counter.functions.incrementMany(2_000), gas=5_000_000)  # events then revert
     chain.transact(counter.functions.increment(1))
     assert _values(reader.poll()) == [1]
+
+
+def test_a_chain_reset_behind_the_checkpoint_is_an_error(chain: ChainClient, counter: Contract) -> None:
+    snapshot = chain.snapshot()
+    chain.transact(counter.functions.increment(1))
+    chain.mine(3)
+    reader = EventReader(chain, counter)
+    assert _values(reader.poll()) == [1]
+    chain.revert(snapshot)  # the chain forgets those blocks; new ones will reuse their numbers
+    with pytest.raises(ChainError, match="behind the event checkpoint"):
+        reader.poll()
