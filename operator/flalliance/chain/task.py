@@ -1,0 +1,121 @@
+"""A typed client for one FLTask contract: views as pydantic models, submissions as checked transactions.
+
+Thin by design: every rule lives in the contract (reverts come back as
+:class:`~flalliance.chain.errors.ContractRevert` naming the custom error), and every read returns one of the
+mirrors in :mod:`flalliance.chain.models`. The operator reads a task in a handful of calls: ``state()``,
+``participant(addr)``, ``role_of(round, addr)`` and, while voting, ``proposals(round)``.
+"""
+
+from __future__ import annotations
+
+from eth_utils.address import to_checksum_address
+from web3.contract import Contract
+from web3.types import TxReceipt
+
+from flalliance.chain.client import ChainClient
+from flalliance.chain.models import (
+    ParticipantInfo,
+    Proposal,
+    Role,
+    RoundInfo,
+    TaskConfig,
+    TaskState,
+    from_abi,
+    hash_bytes,
+)
+from flalliance.chain.token import TokenClient
+
+
+class TaskClient:
+    """One task contract, seen through ``client`` (whose account signs the transactions)."""
+
+    def __init__(self, client: ChainClient, address: str) -> None:
+        self.client = client
+        self.contract: Contract = client.contract(address, "FLTask")
+        self.address: str = str(self.contract.address)
+        self._token: TokenClient | None = None
+
+    def __repr__(self) -> str:
+        return f"TaskClient({self.address}, as={self.client.address})"
+
+    # ----------------------------------------------------------------------------------------------------
+    # Views
+    def config(self) -> TaskConfig:
+        return from_abi(TaskConfig, self.client.call(self.contract.functions.config()))
+
+    def state(self) -> TaskState:
+        return from_abi(TaskState, self.client.call(self.contract.functions.state()))
+
+    def round_info(self, round: int) -> RoundInfo:
+        return from_abi(RoundInfo, self.client.call(self.contract.functions.roundInfo(round)))
+
+    def proposals(self, round: int) -> list[Proposal]:
+        """Proposals of ``round`` in index order (kept on chain for the current and previous round)."""
+        return [from_abi(Proposal, p) for p in self.client.call(self.contract.functions.proposals(round))]
+
+    def role_of(self, round: int, address: str) -> Role:
+        return Role(self.client.call(self.contract.functions.roleOf(round, _checksum(address))))
+
+    def pioneer_of(self, round: int) -> str:
+        return str(self.client.call(self.contract.functions.pioneerOf(round)))
+
+    def participant(self, address: str) -> ParticipantInfo:
+        raw = self.client.call(self.contract.functions.participant(_checksum(address)))
+        return from_abi(ParticipantInfo, raw)
+
+    def participants(self) -> list[str]:
+        return [str(a) for a in self.client.call(self.contract.functions.participants())]
+
+    def token(self) -> TokenClient:
+        """The task's stake and reward token, through the same client."""
+        if self._token is None:
+            self._token = TokenClient(self.client, self.config().token)
+        return self._token
+
+    # ----------------------------------------------------------------------------------------------------
+    # Transactions (signed by the client's account)
+    def join(self, amount: int, *, approve: bool = True) -> TxReceipt:
+        """Stake ``amount`` and join; approves the task for ``amount`` first unless already allowed."""
+        if approve:
+            self.token().ensure_allowance(self.address, amount)
+        return self.client.transact(self.contract.functions.join(amount))
+
+    def start_round(self) -> TxReceipt:
+        return self.client.transact(self.contract.functions.startRound())
+
+    def submit_pioneer(self, model_hash: str | bytes) -> TxReceipt:
+        return self.client.transact(self.contract.functions.submitPioneer(hash_bytes(model_hash)))
+
+    def propose(self, model_hash: str | bytes, samples: int) -> TxReceipt:
+        return self.client.transact(self.contract.functions.propose(hash_bytes(model_hash), samples))
+
+    def commit_vote(self, commitment: str | bytes) -> TxReceipt:
+        return self.client.transact(self.contract.functions.commitVote(hash_bytes(commitment)))
+
+    def reveal_vote(
+        self, aggregate_hash: str | bytes, score: int, verdicts: int, salt: str | bytes
+    ) -> TxReceipt:
+        fn = self.contract.functions.revealVote(hash_bytes(aggregate_hash), score, verdicts, hash_bytes(salt))
+        return self.client.transact(fn)
+
+    def finalize_round(self) -> TxReceipt:
+        return self.client.transact(self.contract.functions.finalizeRound())
+
+    def settle(self, account: str, max_rounds: int) -> TxReceipt:
+        return self.client.transact(self.contract.functions.settle(_checksum(account), max_rounds))
+
+    def claim(self) -> TxReceipt:
+        return self.client.transact(self.contract.functions.claim())
+
+    def withdraw(self) -> TxReceipt:
+        return self.client.transact(self.contract.functions.withdraw())
+
+    def close(self) -> TxReceipt:
+        return self.client.transact(self.contract.functions.close())
+
+    def refund_pool(self) -> TxReceipt:
+        return self.client.transact(self.contract.functions.refundPool())
+
+
+def _checksum(address: str) -> str:
+    return str(to_checksum_address(address))

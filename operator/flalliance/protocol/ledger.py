@@ -1,0 +1,241 @@
+"""A reference model of one task's money and settlement: the contract's bookkeeping, step by step.
+
+:class:`TaskLedger` replays the same calls a task contract receives (join, start, propose, reveal,
+finalize, settle, claim, withdraw, refund) and keeps the same books: stakes, claimable balances,
+finalizer fees, the pool, and rewards allocated by finalized rounds but not yet settled. Settlement is
+lazy exactly as on chain (a participant's rounds are settled in order when it next proposes or reveals,
+claims or withdraws, or when someone settles it), so after every call the model's numbers must equal the
+contract's, and ``held`` must equal the contract's token balance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flalliance.protocol import roles
+from flalliance.protocol.decision import Policy, RevealedVote, decide
+from flalliance.protocol.payouts import Outcome, outcome, reward_per_weight, slash, weight
+
+
+class LedgerError(ValueError):
+    """A call the contract would refuse (the model does not re-check every rule, only its own needs)."""
+
+
+@dataclass
+class Account:
+    index: int
+    stake: int
+    joined_stake: int
+    settled_rounds: int = 0
+    action_round: int = -1
+    proposal_index: int | None = None
+    revealed_for: bool | None = None
+    rewarded_total: int = 0
+    withdrawn: bool = False
+
+
+@dataclass
+class RoundRecord:
+    seed: int
+    num_proposers: int
+    pioneering: bool
+    finalized: bool = False
+    accepted: bool = False
+    aborted: bool = False
+    verdicts: int = 0
+    reward_per_weight: int = 0
+    rewarded_weight: int = 0
+    finalizer: str = ""
+    proposal_count: int = 0
+    reveal_count: int = 0
+
+
+@dataclass
+class TaskLedger:
+    total_reward: int
+    total_rounds: int
+    slash_bps: int
+    policy: Policy
+    weight_unit: int
+    proposer_fraction_bps: int
+    has_model: bool = False
+    accounts: dict[str, Account] = field(default_factory=dict)
+    claimable: dict[str, int] = field(default_factory=dict)
+    fees_earned: dict[str, int] = field(default_factory=dict)
+    rounds: list[RoundRecord] = field(default_factory=list)
+    pool: int = 0
+    outstanding_rewards: int = 0  # allocated by finalized rounds, not yet credited by settlement
+    pioneer_done: bool = False
+    _votes: list[RevealedVote] = field(default_factory=list)
+    _proposal_weights: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.pool = self.total_reward
+
+    # ----------------------------------------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return len(self.accounts)
+
+    @property
+    def total_stake(self) -> int:
+        return sum(a.stake for a in self.accounts.values() if not a.withdrawn)
+
+    @property
+    def held(self) -> int:
+        """What the task contract must hold: stakes, claimable balances, pool and unsettled rewards."""
+        return self.total_stake + sum(self.claimable.values()) + self.pool + self.outstanding_rewards
+
+    @property
+    def round(self) -> int:
+        return len(self.rounds) - 1
+
+    @property
+    def finalized_rounds(self) -> int:
+        return sum(1 for r in self.rounds if r.finalized)
+
+    def roster(self) -> list[str]:
+        return list(self.accounts)
+
+    def is_proposer(self, round: int, address: str) -> bool:
+        rec = self.rounds[round]
+        return roles.is_proposer(rec.seed, self.accounts[address].index, self.n, rec.num_proposers)
+
+    def is_pioneer(self, round: int, address: str) -> bool:
+        return roles.permute(self.rounds[round].seed, self.accounts[address].index, self.n) == 0
+
+    # ----------------------------------------------------------------------------------------------------
+    # Calls
+    def join(self, address: str, stake: int) -> None:
+        if address in self.accounts:
+            raise LedgerError(f"{address} already joined")
+        self.accounts[address] = Account(index=self.n, stake=stake, joined_stake=stake)
+
+    def start_round(self, seed: int) -> RoundRecord:
+        if self.rounds and not self.rounds[-1].finalized:
+            raise LedgerError("the current round is not finalized")
+        rec = RoundRecord(
+            seed=seed,
+            num_proposers=roles.num_proposers(self.n, self.proposer_fraction_bps),
+            pioneering=not self.has_model,
+        )
+        self.rounds.append(rec)
+        self.pioneer_done = False
+        self._votes = []
+        self._proposal_weights = []
+        return rec
+
+    def submit_pioneer(self) -> None:
+        self.pioneer_done = True
+        self.has_model = True
+
+    def propose(self, address: str) -> int:
+        """Record a proposal; returns its index."""
+        self.settle(address)
+        acct = self.accounts[address]
+        k = len(self._proposal_weights)
+        self._proposal_weights.append(weight(acct.stake, self.weight_unit))
+        acct.action_round = self.round
+        acct.proposal_index = k
+        acct.revealed_for = None
+        return k
+
+    def reveal(self, address: str, aggregate: bytes, score: int, verdicts: int) -> None:
+        self.settle(address)
+        acct = self.accounts[address]
+        self._votes.append(
+            RevealedVote(
+                weight=weight(acct.stake, self.weight_unit),
+                score=score,
+                aggregate=aggregate,
+                verdicts=verdicts,
+            )
+        )
+        acct.action_round = self.round
+        acct.proposal_index = None
+        acct.revealed_for = score >= 0
+
+    def finalize(self, finalizer: str) -> RoundRecord:
+        rec = self.rounds[-1]
+        rec.finalized = True
+        rec.finalizer = finalizer
+        rec.proposal_count = len(self._proposal_weights)
+        rec.reveal_count = len(self._votes)
+        if rec.pioneering and not self.pioneer_done:
+            rec.aborted = True
+            return rec
+        if not self._votes:
+            return rec
+        # only the reveals with weight count in the tallies (the contract skips weight-0 voters)
+        counted = [v for v in self._votes if v.weight > 0]
+        d = decide(counted, self._proposal_weights, self.policy)
+        rec.accepted = d.accepted
+        rec.verdicts = d.verdicts
+        rec.rewarded_weight = d.rewarded_weight
+        rec.reward_per_weight = reward_per_weight(self.pool, self.total_rounds, self.round, d.rewarded_weight)
+        allocated = rec.reward_per_weight * d.rewarded_weight
+        self.pool -= allocated
+        self.outstanding_rewards += allocated
+        return rec
+
+    def settle(self, address: str, max_rounds: int | None = None) -> tuple[int, int]:
+        """Settle ``address`` through the finalized rounds (at most ``max_rounds``); (rewarded, slashed)."""
+        acct = self.accounts[address]
+        up_to = self.finalized_rounds
+        if max_rounds is not None:
+            up_to = min(up_to, acct.settled_rounds + max_rounds)
+        rewarded = slashed = 0
+        for r in range(acct.settled_rounds, up_to):
+            rec = self.rounds[r]
+            acted = acct.action_round == r
+            result = outcome(
+                aborted=rec.aborted,
+                accepted=rec.accepted,
+                is_proposer=self.is_proposer(r, address),
+                is_pioneer=self.is_pioneer(r, address),
+                proposed_index=acct.proposal_index if acted else None,
+                revealed_for=acct.revealed_for if acted else None,
+                reveal_count=rec.reveal_count,
+                proposal_count=rec.proposal_count,
+                verdicts=rec.verdicts,
+                per_proposal=self.policy == Policy.PER_PROPOSAL,
+            )
+            if result == Outcome.REWARD:
+                amount = weight(acct.stake, self.weight_unit) * rec.reward_per_weight
+                rewarded += amount
+                self.outstanding_rewards -= amount
+            elif result.slashed:
+                amount, to_pool, fee = slash(acct.stake, self.slash_bps)
+                acct.stake -= amount
+                slashed += amount
+                self.pool += to_pool
+                if fee:
+                    self.claimable[rec.finalizer] = self.claimable.get(rec.finalizer, 0) + fee
+                    self.fees_earned[rec.finalizer] = self.fees_earned.get(rec.finalizer, 0) + fee
+        if rewarded:
+            self.claimable[address] = self.claimable.get(address, 0) + rewarded
+            acct.rewarded_total += rewarded
+        acct.settled_rounds = max(acct.settled_rounds, up_to)
+        if self.outstanding_rewards < 0:
+            raise LedgerError("paid more reward than allocated")
+        return rewarded, slashed
+
+    def claim(self, address: str) -> int:
+        if address in self.accounts:
+            self.settle(address)
+        amount = self.claimable.pop(address, 0)
+        if amount == 0:
+            raise LedgerError(f"{address} has nothing to claim")
+        return amount
+
+    def withdraw(self, address: str) -> int:
+        self.settle(address)
+        acct = self.accounts[address]
+        if acct.withdrawn:
+            raise LedgerError(f"{address} already withdrew")
+        acct.withdrawn = True
+        return acct.stake
+
+    def refund_pool(self) -> int:
+        amount, self.pool = self.pool, 0
+        return amount

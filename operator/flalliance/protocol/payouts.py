@@ -1,0 +1,86 @@
+"""Reward and slash arithmetic (mirror of FLTask's finalize and settlement).
+
+All integer wei, rounding down like the EVM. Per-round reward = pool // rounds left; it is paid at a whole
+number of wei per weight unit, so what a round allocates is exactly what its rewarded participants are
+paid, and the rounding remainder stays in the pool.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+BPS = 10_000
+FINALIZER_FEE_BPS = 1_000  # 10% of a slash to the round's finalizer, 90% back to the pool
+DEFAULT_SLASH_BPS = 1_000  # 10% of the current stake per slash (the documented default)
+
+
+class Outcome(IntEnum):
+    NONE = 0
+    REWARD = 1
+    SLASH_ABSENT = 2
+    SLASH_REJECTED = 3
+    SLASH_MINORITY = 4
+
+    @property
+    def slashed(self) -> bool:
+        return self in (Outcome.SLASH_ABSENT, Outcome.SLASH_REJECTED, Outcome.SLASH_MINORITY)
+
+
+def round_reward(pool: int, total_rounds: int, round: int) -> int:
+    """The reward budget of ``round``: the remaining pool shared evenly over the rounds left."""
+    rounds_left = total_rounds - round
+    if rounds_left <= 0:
+        raise ValueError(f"round {round} is past the last round ({total_rounds} rounds)")
+    return pool // rounds_left
+
+
+def reward_per_weight(pool: int, total_rounds: int, round: int, rewarded_weight: int) -> int:
+    """Wei paid per weight unit to each rewarded participant of ``round`` (0 when nobody is rewarded)."""
+    if rewarded_weight <= 0:
+        return 0
+    return round_reward(pool, total_rounds, round) // rewarded_weight
+
+
+def weight(stake: int, weight_unit: int) -> int:
+    return stake // weight_unit
+
+
+def slash(stake: int, slash_bps: int) -> tuple[int, int, int]:
+    """(amount taken, of which back to the pool, of which the finalizer's fee)."""
+    amount = stake * slash_bps // BPS
+    fee = amount * FINALIZER_FEE_BPS // BPS
+    return amount, amount - fee, fee
+
+
+def outcome(
+    *,
+    aborted: bool,
+    accepted: bool,
+    is_proposer: bool,
+    is_pioneer: bool,
+    proposed_index: int | None,
+    revealed_for: bool | None,
+    reveal_count: int,
+    proposal_count: int,
+    verdicts: int,
+    per_proposal: bool,
+) -> Outcome:
+    """What one participant gets from one finalized round.
+
+    ``proposed_index`` is the proposal index if it proposed; ``revealed_for`` is None without a reveal,
+    else whether its score was >= 0.
+    """
+    if aborted:
+        return Outcome.SLASH_ABSENT if is_pioneer else Outcome.NONE
+    if is_proposer:
+        if proposed_index is None:
+            return Outcome.SLASH_ABSENT
+        if reveal_count == 0:
+            return Outcome.NONE
+        ok = bool((verdicts >> proposed_index) & 1) if per_proposal else accepted
+        return Outcome.REWARD if ok else Outcome.SLASH_REJECTED
+    if proposal_count == 0:
+        return Outcome.NONE
+    if revealed_for is None:
+        return Outcome.SLASH_ABSENT
+    return Outcome.REWARD if revealed_for == accepted else Outcome.SLASH_MINORITY
