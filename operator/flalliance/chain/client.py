@@ -378,7 +378,8 @@ class ChainClient:
         """EIP-1559 fees: tip = the node's suggestion, max fee = 2 * base fee + tip; cached briefly."""
         now = time.monotonic()
         if self._fees is None or now - self._fees_at > FEE_CACHE_SECONDS:
-            block = self._with_retries("read the base fee", lambda: self.w3.eth.get_block("latest"))
+            # the pending block carries the base fee the next block will charge
+            block = self._with_retries("read the base fee", lambda: self.w3.eth.get_block("pending"))
             base = int(block.get("baseFeePerGas", 0))
             tip = int(self._with_retries("read the priority fee", lambda: self.w3.eth.max_priority_fee))
             self._fees = {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}

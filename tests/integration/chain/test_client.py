@@ -194,3 +194,11 @@ def test_stuck_transaction_after_external_revert_is_diagnosed(chain: ChainClient
     chain.w3.provider.make_request("anvil_dropAllTransactions", [])  # type: ignore[arg-type]
     client.transact(counter.functions.increment(1))  # counter re-read from the chain after the failure
     assert client.call(counter.functions.value()) == 1
+
+
+def test_fee_spike_after_fees_were_cached_is_absorbed(chain: ChainClient, counter: Contract) -> None:
+    chain.transact(counter.functions.increment(1))  # fees now cached at ~2 gwei
+    chain._rpc("anvil_setNextBlockBaseFeePerGas", [hex(100 * 10**9)])
+    receipt = chain.transact(counter.functions.increment(1))  # rejected once, fees re-read, resent
+    assert receipt["effectiveGasPrice"] >= 100 * 10**9
+    assert chain.call(counter.functions.value()) == 2
