@@ -1,0 +1,122 @@
+"""What every worker command needs: the wallet, the chain, the store, the verified spec and the data.
+
+Loaded lazily and in this order, so a command fails on the first thing it lacks, with an error naming it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from flalliance.chain.client import ChainClient
+from flalliance.chain.keys import load_private_key
+from flalliance.chain.models import hash_bytes
+from flalliance.chain.task import TaskClient
+from flalliance.store import open_store
+from flalliance.store.base import ArtifactStore
+from flalliance.worker.settings import WorkerSettings
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from flalliance.fl.dataset import Dataset
+    from flalliance.fl.spec import TrainingLogicSpec
+    from flalliance.fl.weights import Tensors
+
+log = logging.getLogger(__name__)
+
+
+class PermanentError(Exception):
+    """Retrying cannot help (wrong spec, bad data, wrong role): exit code 2."""
+
+
+@dataclass
+class WorkerContext:
+    settings: WorkerSettings
+    _splits: tuple[Dataset, Dataset] | None = field(default=None, repr=False)
+
+    @cached_property
+    def account(self) -> LocalAccount:
+        return load_private_key(self.settings.key_file)
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    @cached_property
+    def chain(self) -> ChainClient:
+        return ChainClient(self.settings.rpc_url, self.account, chain_id=self.settings.chain_id)
+
+    @cached_property
+    def task(self) -> TaskClient:
+        return TaskClient(self.chain, self.settings.task)
+
+    @cached_property
+    def store(self) -> ArtifactStore:
+        if not self.settings.store_url:
+            raise PermanentError("no artifact store configured (--store-url / FLALLIANCE_STORE_URL)")
+        return open_store(self.settings.store_url)
+
+    @cached_property
+    def spec(self) -> TrainingLogicSpec:
+        """The training logic, fetched by the on-chain hash and verified against it."""
+        from flalliance.fl.spec import SpecError, load_verified_spec
+        from flalliance.store.base import ObjectNotFound
+
+        expected = hash_bytes(self.task.config().training_logic_hash)
+        try:
+            data = self.store.get(expected, max_bytes=1024 * 1024)
+        except ObjectNotFound as exc:
+            raise PermanentError(
+                f"training logic 0x{expected.hex()} is not in {self.store.describe()}"
+            ) from exc
+        try:
+            return load_verified_spec(data, expected)
+        except SpecError as exc:
+            raise PermanentError(str(exc)) from exc
+
+    def _load_splits(self) -> tuple[Dataset, Dataset]:
+        from flalliance.fl.data_files import load_directory
+        from flalliance.fl.dataset import DataError
+        from flalliance.fl.private_split import private_split
+
+        if self.settings.data_dir is None:
+            raise PermanentError("no dataset directory (--data-dir / FLALLIANCE_DATA_DIR)")
+        try:
+            data = load_directory(self.settings.data_dir, self.spec.dataset)
+            return private_split(
+                data,
+                secret=bytes(self.account.key),
+                task=bytes.fromhex(self.settings.task[2:]),
+                test_fraction=self.spec.validation.test_fraction,
+            )
+        except DataError as exc:
+            raise PermanentError(f"dataset: {exc}") from exc
+
+    @property
+    def train_split(self) -> Dataset:
+        if self._splits is None:
+            self._splits = self._load_splits()
+        return self._splits[0]
+
+    @property
+    def test_split(self) -> Dataset:
+        if self._splits is None:
+            self._splits = self._load_splits()
+        return self._splits[1]
+
+    def global_model(self, model_hash: str) -> Tensors:
+        """The current global model from the store, hash-, shape-, size- and finiteness-checked."""
+        from flalliance.fl.models import architecture
+        from flalliance.fl.weights import WeightsError, decode
+
+        digest = hash_bytes(model_hash)
+        data = self.store.get(digest, max_bytes=self.spec.max_model_bytes)
+        try:
+            return decode(
+                data, architecture(self.spec), max_bytes=self.spec.max_model_bytes, expected_hash=digest
+            )
+        except WeightsError as exc:
+            raise PermanentError(f"global model {model_hash} is unusable: {exc}") from exc

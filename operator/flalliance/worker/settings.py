@@ -1,0 +1,59 @@
+"""Worker configuration from flags and FLALLIANCE_* environment variables (the Job sets the latter)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Behaviour = Literal["honest", "label_flip", "gaussian", "scaled", "sign_flip", "free_rider", "random"]
+
+
+class WorkerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rpc_url: str = Field(min_length=1)
+    chain_id: int | None = None
+    task: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    key_file: Path
+    data_dir: Path | None = None
+    store_url: str | None = None
+    result_file: Path | None = None
+    behaviour: Behaviour = "honest"
+
+
+_ENV = {
+    "rpc_url": "FLALLIANCE_RPC_URL",
+    "chain_id": "FLALLIANCE_CHAIN_ID",
+    "task": "FLALLIANCE_TASK",
+    "key_file": "FLALLIANCE_KEY_FILE",
+    "data_dir": "FLALLIANCE_DATA_DIR",
+    "store_url": "FLALLIANCE_STORE_URL",
+    "result_file": "FLALLIANCE_RESULT_FILE",
+    "behaviour": "FLALLIANCE_BEHAVIOUR",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    for name, env in _ENV.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, help=f"(env {env})")
+
+
+def from_args(args: argparse.Namespace) -> WorkerSettings:
+    """Flags win over environment variables; a missing required setting names both spellings."""
+    values: dict[str, object] = {}
+    for name, env in _ENV.items():
+        value = getattr(args, name, None) or os.environ.get(env)
+        if value not in (None, ""):
+            values[name] = value
+    missing = [
+        f"--{n.replace('_', '-')} / {_ENV[n]}" for n in ("rpc_url", "task", "key_file") if n not in values
+    ]
+    if missing:
+        raise ValueError(f"missing worker settings: {', '.join(missing)}")
+    if "chain_id" in values:
+        values["chain_id"] = int(str(values["chain_id"]))
+    return WorkerSettings.model_validate(values)
