@@ -17,6 +17,7 @@ from flalliance import __version__
 SUBCOMMAND_MODULES = [
     "flalliance.api.cli_crds",
     "flalliance.chain.cli_chain",
+    "flalliance.controller.main",
 ]
 
 

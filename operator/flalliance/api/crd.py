@@ -31,8 +31,7 @@ def _resolve(node: Any, defs: dict[str, Schema]) -> Any:
         return node
     if "$ref" in node:
         target = copy.deepcopy(defs[node["$ref"].split("/")[-1]])
-        extra = {k: v for k, v in node.items() if k != "$ref"}
-        target.update(extra)
+        _merge_validations(target, {k: v for k, v in node.items() if k != "$ref"})
         return _resolve(target, defs)
     return {k: _resolve(v, defs) for k, v in node.items()}
 
@@ -86,7 +85,8 @@ def _structural(node: Any) -> Any:
         elif key in ("items", "additionalProperties"):
             out[key] = _structural(value)
         elif key == "anyOf":
-            out[key] = [_structural(b) for b in value]
+            # int-or-string branches must stay bare ({type: integer}, {type: string}) to be structural
+            out[key] = value if node.get("x-kubernetes-int-or-string") else [_structural(b) for b in value]
         else:
             out[key] = value
     return out

@@ -47,6 +47,7 @@ class TrainingLogic(ApiModel):
                 {
                     "rule": "has(self.inline) != has(self.hash)",
                     "message": "exactly one of trainingLogic.inline and trainingLogic.hash must be set",
+                    "fieldPath": ".hash",
                 }
             ]
         }
@@ -138,14 +139,22 @@ class FLTaskSpec(ApiModel):
                 {
                     "rule": "has(self.arenaTaskId) != has(self.contractAddress)",
                     "message": "exactly one of arenaTaskId and contractAddress must be set",
+                    "fieldPath": ".arenaTaskId",
                 },
                 {
                     "rule": "!has(self.arenaTaskId) || has(self.chain.factoryAddress)",
                     "message": "chain.factoryAddress is required when arenaTaskId is set",
+                    "fieldPath": ".chain.factoryAddress",
                 },
                 {
                     "rule": "self.minParticipants <= self.maxParticipants",
                     "message": "minParticipants must not exceed maxParticipants",
+                    "fieldPath": ".minParticipants",
+                },
+                {
+                    "rule": "!has(self.store.persistentVolumeClaim) || self.store.url.startsWith('file:///')",
+                    "message": "store.persistentVolumeClaim needs a file:/// store.url (the mount path)",
+                    "fieldPath": ".store.persistentVolumeClaim",
                 },
             ]
         }

@@ -25,6 +25,7 @@ class DatasetSpec(ApiModel):
                 {
                     "rule": "has(self.persistentVolumeClaim) != has(self.volume)",
                     "message": "exactly one of dataset.persistentVolumeClaim and dataset.volume must be set",
+                    "fieldPath": ".persistentVolumeClaim",
                 }
             ]
         }

@@ -1,0 +1,96 @@
+"""kopf handlers: a daemon per FLTask runs reconcile passes; Job and Participant events wake it early.
+
+Handlers stay a few lines each: all decisions are in `plan`, all I/O in `reconciler`/`kube`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import kopf
+from kubernetes import client
+
+from flalliance.api import GROUP, VERSION
+from flalliance.controller.jobs import LABEL_TASK, MANAGED_BY
+from flalliance.controller.kube import Kube
+from flalliance.controller.reconciler import STOP, TaskReconciler
+
+log = logging.getLogger(__name__)
+
+_wakers: dict[tuple[str, str], asyncio.Event] = {}
+_api: client.ApiClient | None = None
+
+
+def configure_api(api: client.ApiClient) -> None:
+    global _api
+    _api = api
+
+
+def _kube() -> Kube:
+    if _api is None:  # pragma: no cover - main() configures it before kopf starts
+        raise RuntimeError("Kubernetes client not configured")
+    return Kube(_api)
+
+
+def wake(namespace: str, name: str) -> None:
+    event = _wakers.get((namespace, name))
+    if event is not None:
+        event.set()
+
+
+@kopf.on.startup()
+def _startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.networking.request_timeout = 60
+
+
+@kopf.daemon(GROUP, VERSION, "fltasks", cancellation_timeout=30.0)
+async def fltask_daemon(name: str, namespace: str | None, stopped: kopf.DaemonStopped, **_: Any) -> None:
+    """Reconcile the FLTask until it is deleted (or the operator stops)."""
+    assert namespace is not None  # FLTask is namespaced
+    reconciler = TaskReconciler(_kube(), namespace, name)
+    waker = _wakers.setdefault((namespace, name), asyncio.Event())
+    try:
+        while not stopped:
+            delay = await asyncio.to_thread(reconciler.reconcile)
+            if delay == STOP:
+                return
+            waker.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waker.wait(), timeout=delay)
+    finally:
+        _wakers.pop((namespace, name), None)
+
+
+@kopf.on.delete(GROUP, VERSION, "fltasks")
+async def fltask_deleted(name: str, namespace: str | None, **_: Any) -> None:
+    """Settle local stakes if the task has ended, then remove the task's Jobs."""
+    assert namespace is not None
+    reconciler = TaskReconciler(_kube(), namespace, name)
+    await asyncio.to_thread(reconciler.reconcile)
+    removed = await asyncio.to_thread(reconciler.kube.delete_jobs, namespace, name)
+    log.info("FLTask %s/%s deleted: %d Jobs removed", namespace, name, removed)
+
+
+@kopf.on.event(
+    "batch", "v1", "jobs", labels={"app.kubernetes.io/managed-by": MANAGED_BY["app.kubernetes.io/managed-by"]}
+)
+def _job_event(body: kopf.Body, **_: Any) -> None:
+    labels = body.get("metadata", {}).get("labels", {})
+    task = labels.get(LABEL_TASK)
+    if task:
+        wake(body["metadata"]["namespace"], task)
+
+
+@kopf.on.event(GROUP, VERSION, "participants")
+def _participant_event(body: kopf.Body, **_: Any) -> None:
+    task = body.get("spec", {}).get("taskRef", {}).get("name")
+    if task:
+        wake(body["metadata"]["namespace"], task)

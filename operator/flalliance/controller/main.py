@@ -1,0 +1,94 @@
+"""`flalliance operator`: leader election, metrics, health, then kopf."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+import threading
+from typing import Any
+
+from flalliance.worker.logs import configure as configure_logging
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("operator", help="run the operator (kopf) with leader election")
+    p.add_argument(
+        "--namespace", action="append", default=[], help="namespace to watch (repeat); default all"
+    )
+    p.add_argument("--kubeconfig", default=None, help="default: in-cluster, then ~/.kube/config")
+    p.add_argument("--lease-namespace", default=os.environ.get("POD_NAMESPACE", "default"))
+    p.add_argument("--lease-name", default="flalliance-operator")
+    p.add_argument("--lease-seconds", type=int, default=15)
+    p.add_argument("--no-leader-election", action="store_true")
+    p.add_argument("--metrics-port", type=int, default=8080, help="0 disables /metrics")
+    p.add_argument("--health-port", type=int, default=8081, help="0 disables /healthz")
+    p.add_argument("--log-level", default="INFO")
+    p.set_defaults(func=run)
+
+
+def _api(kubeconfig: str | None) -> Any:
+    from kubernetes import client, config
+
+    if kubeconfig:
+        config.load_kube_config(config_file=kubeconfig)
+    else:
+        try:
+            config.load_incluster_config()
+        except config.ConfigException:
+            config.load_kube_config()
+    return client.ApiClient()
+
+
+def run(args: argparse.Namespace) -> int:
+    import kopf
+
+    from flalliance.controller import handlers, metrics
+    from flalliance.controller.leader import LeaderElector
+
+    configure_logging(args.log_level)
+    api = _api(args.kubeconfig)
+    handlers.configure_api(api)
+    if args.metrics_port:
+        metrics.serve(args.metrics_port)
+    stop = threading.Event()
+    elector = None
+    if not args.no_leader_election:
+        identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+        elector = LeaderElector(
+            api,
+            namespace=args.lease_namespace,
+            name=args.lease_name,
+            identity=identity,
+            lease_seconds=args.lease_seconds,
+        )
+        log.info("waiting for lease %s/%s as %s", args.lease_namespace, args.lease_name, identity)
+        elector.wait_until_leader()
+
+        def lost() -> None:
+            log.error("leadership lost: exiting so a standby can take over")
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        elector.keep_renewing(lost)
+    liveness = f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None
+    try:
+        kopf.configure(verbose=args.log_level == "DEBUG")
+        asyncio.run(
+            kopf.operator(
+                standalone=True,
+                clusterwide=not args.namespace,
+                namespaces=list(args.namespace),
+                liveness_endpoint=liveness,
+                stop_flag=None,
+            )
+        )
+    finally:
+        stop.set()
+        if elector is not None:
+            elector.release()
+    return 0

@@ -1,0 +1,562 @@
+"""One FLTask's reconcile pass: observe (chain, resources, Jobs) → `plan` → act → write status.
+
+This is the thin shell around the pure core. It owns no decision: every pass re-reads everything, asks
+`plan` what to do, does it (each action idempotent), and writes the status derived from the chain. A
+crash at any point is repaired by the next pass, in this process or in a standby replica.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from pydantic import ValidationError
+
+from flalliance.api.base import fml_to_wei
+from flalliance.api.fltask import FLTaskSpec, FLTaskStatus, PayoutPolicy
+from flalliance.api.participant import ParticipantSpec, ParticipantStatus, RoleRecord
+from flalliance.chain.client import ChainClient
+from flalliance.chain.errors import ChainError, ContractRevert
+from flalliance.chain.events import EventReader
+from flalliance.chain.factory import FactoryClient
+from flalliance.chain.models import Policy, TaskConfig, TaskParams
+from flalliance.chain.task import TaskClient
+from flalliance.controller import metrics
+from flalliance.controller.actions import (
+    Action,
+    Claim,
+    Close,
+    CreateJob,
+    CreateTask,
+    Finalize,
+    Join,
+    Missed,
+    Reveal,
+    StartRound,
+    Withdraw,
+)
+from flalliance.controller.chain_view import read_view
+from flalliance.controller.jobs import render_job
+from flalliance.controller.kube import Kube, KubeProblem
+from flalliance.controller.plan import plan
+from flalliance.controller.round_summary import Event, summarize
+from flalliance.controller.status import Problem, participant_status, task_status
+from flalliance.controller.views import ChainView, JobKind, JobState, JobView, ParticipantView, TaskView
+from flalliance.sealed_vote import SealError
+from flalliance.worker.reveal import reveal_sealed
+
+log = logging.getLogger(__name__)
+
+# A revert that means "someone already did it" (another replica, another organization's operator).
+BENIGN_REVERTS = {
+    "AlreadyJoined",
+    "AlreadyRevealed",
+    "WrongPhase",
+    "NotReadyToStart",
+    "NothingToClaim",
+    "AlreadyWithdrawn",
+    "NotClosable",
+}
+STOP = -1.0
+
+
+@dataclass
+class _Participant:
+    name: str
+    spec: ParticipantSpec | None
+    status: ParticipantStatus
+    generation: int
+    account: LocalAccount | None
+    view: ParticipantView
+    obj: dict[str, Any]
+
+
+@dataclass
+class TaskReconciler:
+    kube: Kube
+    namespace: str
+    name: str
+    poll_active: float = 1.0
+    poll_idle: float = 5.0
+    _clients: dict[tuple[str, int, str], ChainClient] = field(default_factory=dict)
+    _config: TaskConfig | None = None
+    _reader: EventReader | None = None
+    _events: list[Event] = field(default_factory=list)
+    _accuracies: dict[int, list[float]] = field(default_factory=dict)
+    _revealed: set[tuple[str, int]] = field(default_factory=set)
+    _reported: set[str] = field(default_factory=set)
+    _failures: int = 0
+
+    # ---- chain clients
+    def _client(self, spec: FLTaskSpec, account: LocalAccount | None) -> ChainClient:
+        who = account.address if account is not None else ""
+        key = (spec.chain.rpc_url, spec.chain.chain_id, who)
+        if key not in self._clients:
+            self._clients[key] = ChainClient(spec.chain.rpc_url, account, chain_id=spec.chain.chain_id)
+        return self._clients[key]
+
+    # ---- one pass
+    def reconcile(self) -> float:
+        """Run one pass; return seconds until the next (STOP when the FLTask is gone)."""
+        obj = self.kube.get_task(self.namespace, self.name)
+        if obj is None:
+            return STOP
+        metrics.RECONCILES.labels(self.namespace, self.name).inc()
+        started = time.monotonic()
+        try:
+            delay = self._reconcile(obj)
+            self._failures = 0
+        except Exception as exc:
+            self._failures += 1
+            metrics.RECONCILE_ERRORS.labels(self.namespace, self.name, type(exc).__name__).inc()
+            log.exception("reconcile of %s/%s failed", self.namespace, self.name)
+            delay = min(60.0, 2.0**self._failures)
+        log.debug("reconciled %s/%s in %.3f s", self.namespace, self.name, time.monotonic() - started)
+        return delay
+
+    def _reconcile(self, obj: dict[str, Any]) -> float:
+        meta = obj["metadata"]
+        generation = int(meta.get("generation", 0))
+        deleting = bool(meta.get("deletionTimestamp"))
+        try:
+            previous = FLTaskStatus.model_validate(obj.get("status") or {})
+        except ValidationError:
+            previous = FLTaskStatus()
+        try:
+            spec = FLTaskSpec.model_validate(obj["spec"])
+        except ValidationError as exc:
+            problem = Problem("Ready", "InvalidSpec", str(exc).replace("\n", " ")[:900])
+            self._write_status(obj, previous, generation, None, None, [problem])
+            return 60.0
+        problems: list[Problem] = []
+        operator = self._operator_account(spec, problems)
+        logic_hash = self._training_logic_hash(spec, problems)
+        participants = self._participants(spec)
+        address = spec.contract_address or previous.contract_address
+        client = None
+        if operator is not None:
+            try:
+                client = self._client(spec, operator)
+            except ChainError as exc:
+                problems.append(Problem("ChainReachable", _chain_reason(exc), str(exc)))
+        chain: ChainView | None = None
+        needs_close = False
+        task: TaskClient | None = None
+        if client is not None and address:
+            task = TaskClient(client, address)
+            try:
+                if self._config is None:
+                    self._config = task.config()
+                seats = {p.name: p.view.address for p in participants if p.view.address}
+                chain, needs_close = read_view(task, self._config, seats)
+            except ChainError as exc:
+                problems.append(Problem("ChainReachable", _chain_reason(exc), str(exc)))
+        jobs = self.kube.list_jobs(self.namespace, self.name)
+        task_view = TaskView(
+            name=self.name,
+            namespace=self.namespace,
+            generation=generation,
+            deleting=deleting,
+            contract_address=address,
+            creates_contract=spec.arena_task_id is not None,
+        )
+        creating = False
+        if client is not None and not problems:
+            actions = plan(task_view, chain, [p.view for p in participants], jobs, needs_close=needs_close)
+            for action in actions:
+                if isinstance(action, CreateTask):
+                    creating = True
+                    if logic_hash is None:
+                        continue
+                    address = self._create_task(obj, spec, client, logic_hash, previous)
+                    previous.contract_address = address
+                    continue
+                self._act(action, obj, spec, client, task, chain, participants, jobs, problems)
+        summaries = previous.rounds
+        if task is not None and chain is not None:
+            summaries = self._summaries(task, previous)
+        self._write_status(obj, previous, generation, chain, logic_hash, problems, summaries, creating)
+        if chain is not None:
+            self._write_participants(chain, participants)
+        if chain is None:
+            return self.poll_idle
+        if chain.ended and not any(s.claimable or (s.joined and not s.withdrawn) for s in chain.seats):
+            return 30.0
+        return self.poll_active if chain.status.value in ("Enrolling", "Running") else self.poll_idle
+
+    # ---- inputs
+    def _operator_account(self, spec: FLTaskSpec, problems: list[Problem]) -> LocalAccount | None:
+        try:
+            key = self.kube.read_secret_key(
+                self.namespace, spec.chain.operator_key_secret, what="spec.chain.operatorKeySecret"
+            )
+            account: LocalAccount = Account.from_key(key)
+            return account
+        except KubeProblem as exc:
+            problems.append(Problem("Ready", exc.reason, exc.message))
+        except ValueError:
+            problems.append(Problem("Ready", "InvalidKey", "spec.chain.operatorKeySecret holds no valid key"))
+        return None
+
+    def _training_logic_hash(self, spec: FLTaskSpec, problems: list[Problem]) -> str | None:
+        logic = spec.training_logic
+        if logic.hash is not None:
+            return logic.hash
+        from flalliance.fl.spec import SpecError, canonical_json, parse_spec
+
+        try:
+            parsed = parse_spec(json.dumps(logic.inline))
+        except SpecError as exc:
+            problems.append(Problem("Ready", "InvalidTrainingLogic", f"spec.trainingLogic.inline: {exc}"))
+            return None
+        data = canonical_json(parsed)
+        digest = hashlib.sha256(data).digest()
+        try:
+            from flalliance.store import open_store
+
+            open_store(spec.store.url).put(data)
+        except Exception as exc:
+            problems.append(Problem("Ready", "StoreUnavailable", f"spec.store.url {spec.store.url}: {exc}"))
+            return None
+        return "0x" + digest.hex()
+
+    def _participants(self, spec: FLTaskSpec) -> list[_Participant]:
+        out = []
+        for obj in self.kube.list_participants(self.namespace, self.name):
+            name = obj["metadata"]["name"]
+            generation = int(obj["metadata"].get("generation", 0))
+            try:
+                status = ParticipantStatus.model_validate(obj.get("status") or {})
+            except ValidationError:
+                status = ParticipantStatus()
+            deleting = bool(obj["metadata"].get("deletionTimestamp"))
+            try:
+                pspec = ParticipantSpec.model_validate(obj["spec"])
+            except ValidationError as exc:
+                view = ParticipantView(name=name, stake=0, usable=False, problem=f"invalid spec: {exc}"[:500])
+                out.append(_Participant(name, None, status, generation, None, view, obj))
+                continue
+            stake = fml_to_wei(pspec.stake)
+            account, problem = None, None
+            try:
+                key = self.kube.read_secret_key(self.namespace, pspec.wallet_secret, what="spec.walletSecret")
+                account = Account.from_key(key)
+            except KubeProblem as exc:
+                problem = exc.message
+            except ValueError:
+                problem = f"spec.walletSecret: Secret {pspec.wallet_secret.name} holds no valid private key"
+            claim = pspec.dataset.persistent_volume_claim
+            if problem is None and claim and not self.kube.pvc_exists(self.namespace, claim):
+                problem = f"spec.dataset.persistentVolumeClaim: PVC {self.namespace}/{claim} not found"
+            if problem is None and stake < fml_to_wei(spec.min_stake):
+                problem = f"spec.stake {pspec.stake} is below the task's minimum stake {spec.min_stake}"
+            view = ParticipantView(
+                name=name,
+                address=account.address if account else None,
+                stake=stake,
+                usable=problem is None,
+                problem=problem,
+                deleting=deleting,
+            )
+            out.append(_Participant(name, pspec, status, generation, account, view, obj))
+        return out
+
+    # ---- actions
+    def _create_task(
+        self,
+        obj: dict[str, Any],
+        spec: FLTaskSpec,
+        client: ChainClient,
+        logic_hash: str,
+        previous: FLTaskStatus,
+    ) -> str:
+        assert spec.arena_task_id is not None and spec.chain.factory_address is not None
+        factory = FactoryClient(client, spec.chain.factory_address)
+        params = task_params(spec)
+        started = time.monotonic()
+        address = factory.create_task(spec.arena_task_id, params, bytes.fromhex(logic_hash[2:]))
+        metrics.TX_SECONDS.labels("createTask").observe(time.monotonic() - started)
+        # Record the address at once: the next pass must never create a second contract.
+        previous.contract_address = address
+        previous.training_logic_hash = logic_hash
+        self.kube.patch_status(
+            self.namespace,
+            "fltasks",
+            self.name,
+            {"contractAddress": address, "trainingLogicHash": logic_hash},
+        )
+        self.kube.event(
+            obj,
+            "Normal",
+            "TaskCreated",
+            f"task contract {address} created from Arena task {spec.arena_task_id}",
+        )
+        return address
+
+    def _act(
+        self,
+        action: Action,
+        obj: dict[str, Any],
+        spec: FLTaskSpec,
+        client: ChainClient,
+        task: TaskClient | None,
+        chain: ChainView | None,
+        participants: list[_Participant],
+        jobs: list[JobView],
+        problems: list[Problem],
+    ) -> None:
+        kind = type(action).__name__
+        metrics.ACTIONS.labels(self.namespace, self.name, kind).inc()
+        if task is None or chain is None:
+            return
+        by_name = {p.name: p for p in participants}
+        try:
+            if isinstance(action, CreateJob):
+                self._create_job(action, obj, spec, chain, by_name[action.participant])
+            elif isinstance(action, Missed):
+                key = f"{action.participant}/{action.round}/{action.kind}"
+                if key not in self._reported:
+                    self._reported.add(key)
+                    self.kube.event(
+                        obj,
+                        "Warning",
+                        "ParticipantMissedPhase",
+                        f"{action.participant} could not {action.kind} in round {action.round}: "
+                        f"{action.reason}",
+                    )
+            elif isinstance(action, StartRound):
+                self._tx("startRound", lambda: task.start_round())
+                self.kube.event(obj, "Normal", "RoundStarted", f"round {action.round} started")
+            elif isinstance(action, Finalize):
+                self._tx("finalizeRound", lambda: task.finalize_round())
+                metrics.ROUNDS.labels(self.namespace, self.name, "finalized").inc()
+                self.kube.event(obj, "Normal", "RoundFinalized", f"round {action.round} finalized")
+            elif isinstance(action, Close):
+                self._tx("close", lambda: task.close())
+                self.kube.event(
+                    obj, "Normal", "TaskClosed", "task closed; unspent reward returned to its funder"
+                )
+            elif isinstance(action, Join | Reveal | Claim | Withdraw):
+                self._participant_tx(action, obj, spec, task, by_name[action.participant], jobs)
+        except ContractRevert as exc:
+            if exc.name in BENIGN_REVERTS:
+                log.info("%s: already done elsewhere (%s)", kind, exc)
+                return
+            problems.append(Problem("Progressing", exc.name, f"{kind}: {exc}"))
+            self.kube.event(obj, "Warning", "TransactionReverted", f"{kind}: {exc}")
+        except ChainError as exc:
+            metrics.TX_FAILURES.labels(kind, type(exc).__name__).inc()
+            problems.append(Problem("ChainReachable", _chain_reason(exc), f"{kind}: {exc}"))
+
+    def _tx(self, method: str, send: Any) -> Any:
+        started = time.monotonic()
+        try:
+            return send()
+        finally:
+            metrics.TX_SECONDS.labels(method).observe(time.monotonic() - started)
+
+    def _participant_tx(
+        self,
+        action: Join | Reveal | Claim | Withdraw,
+        obj: dict[str, Any],
+        spec: FLTaskSpec,
+        task: TaskClient,
+        p: _Participant,
+        jobs: list[JobView],
+    ) -> None:
+        if p.account is None:
+            return
+        ptask = TaskClient(self._client(spec, p.account), task.address)
+        if isinstance(action, Join):
+            receipt = self._tx("join", lambda: ptask.join(action.amount))
+            tx = _tx_hash(receipt)
+            self.kube.patch_status(self.namespace, "participants", p.name, {"stakeTransaction": tx})
+            self.kube.event(
+                p.obj,
+                "Normal",
+                "Joined",
+                f"staked {p.spec.stake if p.spec else '?'} $FML in {task.address} (tx {tx})",
+            )
+        elif isinstance(action, Reveal):
+            self._reveal(action, obj, ptask, p, jobs)
+        elif isinstance(action, Claim):
+            self._tx("claim", lambda: ptask.claim())
+            self.kube.event(p.obj, "Normal", "Claimed", "rewards claimed")
+        else:
+            self._tx("withdraw", lambda: ptask.withdraw())
+            self.kube.event(p.obj, "Normal", "Withdrawn", "stake withdrawn")
+
+    def _reveal(
+        self, action: Reveal, obj: dict[str, Any], ptask: TaskClient, p: _Participant, jobs: list[JobView]
+    ) -> None:
+        assert p.account is not None
+        account = p.account
+        done = [
+            j
+            for j in jobs
+            if j.kind == JobKind.VALIDATE
+            and j.round == action.round
+            and j.participant == p.name
+            and j.state == JobState.SUCCEEDED
+            and j.result
+            and j.result.get("sealed_vote")
+        ]
+        if not done:
+            key = f"{p.name}/{action.round}/reveal"
+            if key not in self._reported:
+                self._reported.add(key)
+                self.kube.event(
+                    obj,
+                    "Warning",
+                    "VoteOpeningMissing",
+                    f"{p.name} committed in round {action.round} but no validation result holds its vote",
+                )
+            return
+        sealed = str(done[-1].result["sealed_vote"])  # type: ignore[index]
+        try:
+            result = self._tx(
+                "revealVote",
+                lambda: reveal_sealed(ptask, bytes(account.key), account.address, action.round, sealed),
+            )
+        except SealError as exc:
+            self.kube.event(obj, "Warning", "VoteOpeningInvalid", f"{p.name} round {action.round}: {exc}")
+            return
+        if isinstance(result.get("accuracy"), float):
+            self._accuracies.setdefault(action.round, []).append(result["accuracy"])
+
+    def _create_job(
+        self, action: CreateJob, obj: dict[str, Any], spec: FLTaskSpec, chain: ChainView, p: _Participant
+    ) -> None:
+        assert p.spec is not None
+        manifest = render_job(
+            task_name=self.name,
+            namespace=self.namespace,
+            task_uid=obj["metadata"]["uid"],
+            task=spec,
+            contract_address=chain.address,
+            participant_name=p.name,
+            participant=p.spec,
+            action=action,
+            now=chain.now,
+        )
+        if self.kube.create_job(manifest):
+            log.info("created Job %s", manifest["metadata"]["name"])
+
+    # ---- status
+    def _summaries(self, task: TaskClient, previous: FLTaskStatus) -> Any:
+        if self._reader is None:
+            start = 0
+            self._reader = EventReader(task.client, task.contract, start_block=start)
+        for ev in self._reader.poll():
+            self._events.append(Event(ev.name, ev.args))
+        return summarize(self._events, self._accuracies, previous.rounds)
+
+    def _write_status(
+        self,
+        obj: dict[str, Any],
+        previous: FLTaskStatus,
+        generation: int,
+        chain: ChainView | None,
+        logic_hash: str | None,
+        problems: list[Problem],
+        rounds: Any = (),
+        creating: bool = False,
+    ) -> None:
+        before = FLTaskStatus.model_validate(obj.get("status") or {}) if obj.get("status") else FLTaskStatus()
+        status = task_status(
+            previous,
+            generation=generation,
+            chain=chain,
+            training_logic_hash=logic_hash,
+            rounds=list(rounds),
+            problems=problems,
+            creating=creating,
+        )
+        if status.phase != before.phase:
+            self.kube.event(obj, "Normal", "PhaseChanged", f"{before.phase.value} -> {status.phase.value}")
+        if (status.round, status.round_phase) != (before.round, before.round_phase) and status.round_phase:
+            self.kube.event(obj, "Normal", "RoundPhase", status.message or "")
+        for p in problems:
+            key = f"problem/{p.reason}/{p.message}"
+            if key not in self._reported:
+                self._reported.add(key)
+                self.kube.event(obj, "Warning", p.reason, p.message)
+        if chain is not None:
+            metrics.ROUND.labels(self.namespace, self.name).set(chain.round)
+        new = status.to_k8s()
+        if new != before.to_k8s():
+            self.kube.patch_status(self.namespace, "fltasks", self.name, new)
+
+    def _write_participants(self, chain: ChainView, participants: list[_Participant]) -> None:
+        for p in participants:
+            seat = chain.seat(p.name)
+            roles = list(p.status.roles)
+            if (
+                seat is not None
+                and seat.role.value != "none"
+                and chain.phase.value not in ("None", "AwaitingStart")
+            ):
+                record = RoleRecord(
+                    round=chain.round,
+                    role="pioneer" if seat.pioneer else seat.role.value,
+                    submitted=seat.proposed or seat.committed,
+                )
+                roles = [r for r in roles if r.round != chain.round] + [record]
+            info = None
+            if seat is not None and seat.joined:
+                info = seat
+            status = participant_status(
+                p.status,
+                generation=p.generation,
+                view=p.view,
+                seat=info,
+                chain=chain,
+                rewards=0,
+                slashes=0,
+                claimed=0,
+                withdrawn=0,
+                roles=roles[-50:],
+            )
+            if status.to_k8s() != p.status.to_k8s():
+                self.kube.patch_status(self.namespace, "participants", p.name, status.to_k8s())
+
+
+def task_params(spec: FLTaskSpec) -> TaskParams:
+    """The on-chain parameters of a task created from this spec."""
+    d = spec.phase_durations
+    return TaskParams(
+        min_stake=fml_to_wei(spec.min_stake),
+        min_participants=spec.min_participants,
+        max_participants=spec.max_participants,
+        total_rounds=spec.rounds,
+        proposer_fraction_bps=round(spec.proposer_fraction * 10_000),
+        slash_bps=round(spec.slash_percent * 100),
+        policy=Policy.PER_PROPOSAL if spec.payout_policy == PayoutPolicy.PER_PROPOSAL else Policy.COLLECTIVE,
+        use_arena_model=False,
+        join_duration=d.join,
+        max_lifecycle=spec.max_lifetime_seconds,
+        pioneer_duration=d.pioneer,
+        propose_duration=d.propose,
+        commit_duration=d.commit,
+        reveal_duration=d.reveal,
+    )
+
+
+def _chain_reason(exc: ChainError) -> str:
+    text = str(exc).lower()
+    if "chain id" in text:
+        return "WrongChainId"
+    if "connect" in text or "refused" in text or "timed out" in text or "timeout" in text:
+        return "RpcUnreachable"
+    return "ChainError"
+
+
+def _tx_hash(receipt: Any) -> str:
+    value = receipt["transactionHash"]
+    return value.hex() if isinstance(value, bytes | bytearray) else str(value)
