@@ -75,19 +75,65 @@ typecheck: setup ## mypy --strict on the flalliance package
 test-unit: setup ## unit tests (pure logic; under a minute)
 	$(PY) -m pytest -m unit -q
 
+# The operator's integration tests run a real etcd + kube-apiserver on loopback (flalliance.testing.apiserver):
+# kube-apiserver from the pinned Kubernetes build (cached), etcd from Debian.
+.PHONY: envtest
+envtest: ## build/install what the API-server integration tests need (kube-apiserver, kubectl, etcd)
+	hack/build-tools.sh kubernetes
+	command -v etcd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server; }
+	command -v openssl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl; }
+
 .PHONY: test-integration
-test-integration: setup minio ## integration tests (real anvil, real S3, real API server)
+test-integration: setup minio envtest ## integration tests (real anvil, real S3, real API server)
 	$(PY) -m pytest -m integration -q
 
 .PHONY: crds
 crds: setup ## regenerate crds/*.yaml from the pydantic API models
 	$(PY) -m flalliance.cli crds --root .
 
+# ---------------------------------------------------------------------------------------------------------
+# Local Kubernetes cluster, built from source (hack/, docs/cluster.md). Root needed (containerd, kubelet).
+.PHONY: cluster
+cluster: ## local single-node Kubernetes 1.35 from source (idempotent); kubeconfig in .state/cluster/kubeconfig
+	hack/cluster-up.sh
+
+.PHONY: cluster-down
+cluster-down: ## stop exactly what `make cluster` started, unmount, remove its interfaces/rules (CLEAN=1: drop state)
+	hack/cluster-down.sh
+
+.PHONY: cluster-tools
+cluster-tools: ## build the cluster's binaries (Kubernetes, crictl, CoreDNS, provisioner, helm, kind) into the cache
+	hack/build-tools.sh kubernetes crictl coredns hostpath-provisioner helm kind
+
+.PHONY: images
+images: ## build every images/<name>/Dockerfile as flalliance/<name>:dev (registry-less base stand-ins)
+	hack/images.sh
+
+.PHONY: cluster-load
+cluster-load: ## import the flalliance/*:dev images into the local cluster's containerd
+	hack/cluster-load.sh
+
+.PHONY: kind-up
+kind-up: ## (laptop with Docker + internet) create the kind cluster from hack/kind/config.yaml
+	hack/kind-up.sh
+
+.PHONY: kind-load
+kind-load: ## (laptop) load the flalliance/*:dev images into the kind cluster
+	hack/kind-load.sh
+
+.PHONY: kind-down
+kind-down: ## (laptop) delete the kind cluster
+	hack/kind-down.sh
+
+.PHONY: bench-cluster
+bench-cluster: setup ## cluster figures (cold/warm start, Job->Running, memory) -> bench/results/cluster.json
+	$(PY) bench/cluster/run.py
+
 .PHONY: test-e2e
 test-e2e: setup ## end-to-end tests on a real cluster (brings up the local cluster when none is given)
 	@echo "no e2e tests yet"
 
 .PHONY: test
-test: lint typecheck minio ## the whole suite: lint, types, unit, integration, e2e
+test: lint typecheck minio envtest ## the whole suite: lint, types, unit, integration, e2e
 	$(PY) -m pytest -q -m "not e2e"
 	$(MAKE) test-e2e
