@@ -6,7 +6,8 @@ import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 /// @title ReentrantToken (TEST ONLY)
 /// @notice A malicious ERC-20: whenever the armed `target` sends tokens out, it calls `target` back with
 /// `payload` before finishing the transfer, and records whether that nested call succeeded and what it
-/// returned. Tests use it to prove FLTask's payouts cannot be re-entered (claim twice, withdraw twice).
+/// returned. The token can also act as an account itself (`execute`), so the re-entrant call comes from
+/// the very account being paid. Tests use it to prove FLTask's payouts cannot be re-entered.
 contract ReentrantToken is ERC20 {
     address public target;
     bytes public payload;
@@ -19,6 +20,22 @@ contract ReentrantToken is ERC20 {
 
     function mint(address to, uint256 amount) external {
         _mint(to, amount);
+    }
+
+    /// @notice Call `target` with `data` as this contract (to join, finalize, claim, withdraw ...).
+    function execute(address target_, bytes calldata data) external returns (bytes memory) {
+        (bool ok, bytes memory ret) = target_.call(data);
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(ret, 0x20), mload(ret))
+            }
+        }
+        return ret;
+    }
+
+    /// @notice Let `spender` pull this contract's own tokens.
+    function approveFromSelf(address spender, uint256 amount) external {
+        _approve(address(this), spender, amount);
     }
 
     /// @notice Arm the attack: on the next transfer out of `target`, call `target` with `data`.

@@ -21,7 +21,7 @@ from flalliance.chain.client import ChainClient
 from flalliance.chain.commitment import vote_commitment
 from flalliance.chain.deploy import DeployedSystem
 from flalliance.chain.factory import FactoryClient
-from flalliance.chain.models import Phase, TaskParams
+from flalliance.chain.models import Phase, Role, Status, TaskParams
 from flalliance.chain.task import TaskClient
 from flalliance.chain.token import TokenClient
 
@@ -142,7 +142,7 @@ class DevTask:
         voters: list[str] = []
         for address in self.task.participants():
             role = self.task.role_of(round, address)
-            (proposers if role == 1 else voters).append(address)
+            (proposers if role == Role.PROPOSER else voters).append(address)
         return proposers, voters
 
     def commit(self, voter: str, round: int, vote: Vote) -> TxReceipt:
@@ -153,3 +153,63 @@ class DevTask:
 
     def reveal(self, voter: str, vote: Vote) -> TxReceipt:
         return self.members[voter].reveal_vote(vote.aggregate_hash, vote.score, vote.verdicts, vote.salt)
+
+    # ----------------------------------------------------------------------------------------------------
+    # A whole round
+    def start(self) -> int:
+        """Close enrolment if needed (advance past the join deadline) and start the next round."""
+        state = self.task.state()
+        if (
+            state.status == Status.ENROLLING
+            and state.participant_count < self.task.config().params.max_participants
+        ):
+            self.advance_to(self.task.config().join_deadline + 1)
+        self.task.start_round()
+        return self.task.state().round
+
+    def play_round(
+        self,
+        *,
+        proposers: Iterable[str] | None = None,
+        votes: dict[str, Vote] | None = None,
+        reveal: Iterable[str] | None = None,
+        finalizer: TaskClient | None = None,
+        start: bool = True,
+        finalize: bool = True,
+    ) -> int:
+        """Start (unless ``start`` is False) and play one round, then finalize it; returns the round.
+
+        ``proposers``: who of the round's proposers proposes (default all, model hash keccak(addr, round)).
+        ``votes``: the votes voters commit (default: every voter accepts every proposal with score 1 and
+        one shared aggregate hash). ``reveal``: who reveals (default every committer). With ``finalize``
+        False the round is left Finalizable.
+        """
+        round = self.start() if start else self.task.state().round
+        state = self.task.state()
+        if state.phase == Phase.PIONEERING:
+            self.members[self.task.pioneer_of(round)].submit_pioneer(keccak(f"pioneer/{round}".encode()))
+        all_proposers, voters = self.roles(round)
+        chosen = all_proposers if proposers is None else list(proposers)
+        if self.task.state().phase == Phase.PROPOSING:
+            for p in chosen:
+                self.members[p].propose(keccak(f"model/{p}/{round}".encode()), 100)
+        count = self.task.state().proposal_count
+        if votes is None:
+            aggregate = keccak(f"aggregate/{round}".encode())
+            votes = {v: Vote(aggregate, 1, (1 << count) - 1) for v in voters}
+        if votes and self.task.state().phase == Phase.PROPOSING:
+            self.advance_past_phase()
+        if self.task.state().phase == Phase.COMMITTING:
+            for v, vote in votes.items():
+                self.commit(v, round, vote)
+        revealers = list(votes) if reveal is None else list(reveal)
+        if revealers and self.task.state().phase == Phase.COMMITTING:
+            self.advance_past_phase()
+        if self.task.state().phase == Phase.REVEALING:
+            for v in revealers:
+                self.reveal(v, votes[v])
+        while self.task.state().phase not in (Phase.FINALIZABLE, Phase.IDLE):
+            self.advance_past_phase()
+        if finalize:
+            (finalizer or self.task).finalize_round()
+        return round
