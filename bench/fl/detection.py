@@ -110,7 +110,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--attacks", nargs="+", default=["none", *ATTACKS])
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--min-cosine", type=float, default=None, help="override validation.min_cosine")
+    parser.add_argument("--loss-z", type=float, default=None, help="override validation.loss_outlier_z")
     args = parser.parse_args()
+    global SPEC
+    overrides = {}
+    if args.min_cosine is not None:
+        overrides["min_cosine"] = args.min_cosine
+    if args.loss_z is not None:
+        overrides["loss_outlier_z"] = args.loss_z
+    if overrides:
+        SPEC = SPEC.model_copy(update={"validation": SPEC.validation.model_copy(update=overrides)})
     torch.set_num_threads(1)
     results: dict[str, dict] = {}
     for attack in args.attacks:

@@ -174,7 +174,7 @@ class ValidationSpec(_Strict):
     # Data-independent screening, relative to the median update norm of the round's proposals.
     free_rider_ratio: float = Field(default=0.05, ge=0, lt=1)
     max_norm_ratio: float = Field(default=3.0, gt=1)
-    min_cosine: float = Field(default=0.0, ge=-1, le=1)
+    min_cosine: float = Field(default=-0.1, ge=-1, le=1)
     # Private-data check on the cross-entropy loss L_i of each screened proposal on the voter's test split:
     # rejected when L_i - median(L) > max(loss_outlier_z * 1.4826 * MAD(L), loss_outlier_floor) (a robust
     # z-score: relative to the round's other proposals, not to the global model; see docs/fl.md).
