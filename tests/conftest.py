@@ -12,3 +12,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         layers = {m.name for m in item.iter_markers()} & _LAYERS
         if len(layers) != 1:
             raise pytest.UsageError(f"{item.nodeid}: needs exactly one of the markers {sorted(_LAYERS)}")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # e2e options (used by tests/e2e/conftest.py); registered here because pytest reads options only
+    # from the top-level conftest when run from the repository root.
+    group = parser.getgroup("flalliance e2e")
+    group.addoption(
+        "--kubeconfig", default=None, help="kubeconfig of the e2e cluster (else $FLALLIANCE_KUBECONFIG)"
+    )
+    group.addoption(
+        "--image-pull-policy",
+        default=None,
+        help="pull policy for the project's images in e2e pods (default Never: they are loaded, not pulled)",
+    )

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Import the project's images (flalliance/<name>:dev, built by hack/images.sh) into the local cluster's
+# containerd, so pods use them with imagePullPolicy IfNotPresent/Never. An image whose ID containerd
+# already has is skipped.
+#
+#   hack/cluster-load.sh [NAME...]     default: every images/<name>
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_root "make cluster-load"
+DOCKER="$(command -v /usr/bin/docker || command -v docker)"
+pid_alive "$STATE/pids/containerd.pid" || die "cluster-load: the local cluster's containerd is not running (run 'make cluster' first)"
+"$HACK/docker-up.sh"
+crictl=("$STATE/bin/crictl" --runtime-endpoint "unix://$CTR_SOCK" --timeout 30s)
+logf="$STATE/logs/cluster-load.log"
+names=("$@")
+if (( ${#names[@]} == 0 )); then
+  for df in "$REPO_ROOT"/images/*/Dockerfile; do [[ -f "$df" ]] && names+=("$(basename "$(dirname "$df")")"); done
+fi
+for n in "${names[@]}"; do
+  ref="flalliance/$n:dev"
+  id="$("$DOCKER" image inspect -f '{{.Id}}' "$ref" 2>/dev/null)" || die "cluster-load: image $ref not built (run 'make images')"
+  have="$("${crictl[@]}" inspecti -o go-template --template '{{.status.id}}' "docker.io/$ref" 2>/dev/null || true)"
+  if [[ "$have" == "$id" ]]; then log "$ref already in the cluster"; continue; fi
+  start=$(date +%s)
+  "$DOCKER" save "$ref" | ctr --address "$CTR_SOCK" -n k8s.io images import - >>"$logf" 2>&1 \
+    || die_component "cluster-load $ref" "$logf" "ctr import failed"
+  log "loaded $ref into the cluster in $(( $(date +%s) - start )) s"
+done
