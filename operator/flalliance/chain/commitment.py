@@ -39,9 +39,9 @@ def vote_commitment(
     payload = encode(
         ["address", "uint256", "address", "bytes32", "int256", "uint256", "bytes32"],
         [
-            to_checksum_address(task),
+            _address("task", task),
             round,
-            to_checksum_address(voter),
+            _address("voter", voter),
             hash_bytes(aggregate_hash),
             score,
             verdicts,
@@ -49,6 +49,13 @@ def vote_commitment(
         ],
     )
     return bytes(keccak(payload))
+
+
+def _address(field: str, value: str) -> str:
+    try:
+        return str(to_checksum_address(value))
+    except (ValueError, TypeError):
+        raise ValueError(f"{field}: invalid address {value!r}") from None
 
 
 def verdict_bitmap(accepts: Iterable[bool]) -> int:
