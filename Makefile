@@ -131,7 +131,7 @@ bench-cluster: setup ## cluster figures (cold/warm start, Job->Running, memory) 
 
 .PHONY: test-e2e
 test-e2e: setup ## end-to-end tests on a real cluster (brings up the local cluster when none is given)
-	@echo "no e2e tests yet"
+	hack/test-e2e.sh
 
 .PHONY: test
 test: lint typecheck minio envtest ## the whole suite: lint, types, unit, integration, e2e

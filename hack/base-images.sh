@@ -7,6 +7,10 @@
 #   debian:bookworm-slim  debootstrap --variant=minbase of Debian 12, slimmed like the official image
 #   python:3.11-slim      that + Debian's python3 (3.11) in a venv at /usr/local, so `python`, `python3`,
 #                         `pip` live in /usr/local/bin and `pip install` works as in the official image
+# Both trust what this machine trusts: CA certificates in the host's bundle that Debian's does not have (a
+# TLS-inspecting proxy's, on machines that have one) are added, and the usual variables (SSL_CERT_FILE,
+# REQUESTS_CA_BUNDLE, PIP_CERT, NODE_EXTRA_CA_CERTS) point at the system bundle, so pip and npm inside
+# `docker build` reach the package registries as they do on the host.
 # A base that is already present (pulled on a laptop, or built earlier) is left alone. REBUILD=1 rebuilds.
 #
 #   hack/base-images.sh                 stand-ins for every FROM line in images/*/Dockerfile
@@ -20,8 +24,34 @@ LABEL="dev.flalliance.stand-in=true"
 
 present() { "$DOCKER" image inspect "$1" >/dev/null 2>&1; }
 
+HOST_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+CA_ENV=(SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+        PIP_CERT=/etc/ssl/certs/ca-certificates.crt NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt)
+
+# add_host_cas ROOTFS: certificates of the host bundle missing from the rootfs bundle -> the rootfs's
+# /usr/local/share/ca-certificates, then update-ca-certificates inside it.
+add_host_cas() {
+  [[ -f "$HOST_BUNDLE" ]] || return 0
+  python3 - "$HOST_BUNDLE" "$1" <<'PY'
+import pathlib, re, sys
+pem = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+host = pem.findall(pathlib.Path(sys.argv[1]).read_text())
+root = pathlib.Path(sys.argv[2])
+have = set(pem.findall((root / "etc/ssl/certs/ca-certificates.crt").read_text()))
+extra = [c for c in host if c not in have]
+out = root / "usr/local/share/ca-certificates"
+out.mkdir(parents=True, exist_ok=True)
+for i, cert in enumerate(extra):
+    (out / f"flalliance-host-{i}.crt").write_text(cert + "\n")
+print(f"{len(extra)} host CA certificate(s) added", file=sys.stderr)
+PY
+  chroot "$1" update-ca-certificates >>"$logf" 2>&1
+}
+
 debian_slim() {
-  local rootfs_tar="$IMG_CACHE/debian-bookworm-slim-rootfs.tar"
+  local ca_key=none
+  [[ -f "$HOST_BUNDLE" ]] && ca_key="$(sha256sum "$HOST_BUNDLE" | cut -c1-12)"
+  local rootfs_tar="$IMG_CACHE/debian-bookworm-slim-rootfs-ca$ca_key.tar"
   if [[ ! -f "$rootfs_tar" || "${REBUILD:-0}" == 1 ]]; then
     log "debootstrap Debian bookworm (minbase) for the debian:bookworm-slim stand-in (log: $logf)"
     local dir; dir="$(mktemp -d /var/tmp/flalliance-debootstrap.XXXXXX)"
@@ -59,11 +89,14 @@ CFG
     rm -rf "$dir"/usr/share/{man,info,locale}/* "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin \
            "$dir"/var/cache/apt/archives/*.deb "$dir"/var/log/* "$dir"/tmp/* "$dir/debootstrap"
     : >"$dir/etc/machine-id"; echo "localhost" >"$dir/etc/hostname"
+    add_host_cas "$dir" 2>>"$logf" || { rm -rf "$dir"; die_component "debian:bookworm-slim stand-in" "$logf" "adding the host's CA certificates failed"; }
     tar --numeric-owner -C "$dir" -cf "$rootfs_tar.tmp" . && mv "$rootfs_tar.tmp" "$rootfs_tar"
     rm -rf "$dir"
   fi
-  "$DOCKER" import --change 'CMD ["bash"]' --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change "LABEL $LABEL" "$rootfs_tar" debian:bookworm-slim >>"$logf" 2>&1 \
+  local changes=(--change 'CMD ["bash"]' --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+                 --change "LABEL $LABEL")
+  local e; for e in "${CA_ENV[@]}"; do changes+=(--change "ENV $e"); done
+  "$DOCKER" import "${changes[@]}" "$rootfs_tar" debian:bookworm-slim >>"$logf" 2>&1 \
     || die_component "debian:bookworm-slim stand-in" "$logf" "docker import failed"
 }
 
@@ -93,6 +126,7 @@ DOCKERFILE
 ensure() {
   local ref="$1"
   [[ "$ref" == *:* ]] || ref="$ref:latest"
+  local r; for r in "${REBUILT[@]}"; do [[ "$r" == "$ref" ]] && return 0; done   # done in this run
   if [[ "${REBUILD:-0}" != 1 ]] && present "$ref"; then return 0; fi
   case "$ref" in
     debian:bookworm-slim) debian_slim ;;

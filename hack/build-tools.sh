@@ -8,6 +8,7 @@
 #   hack/build-tools.sh --path TOOL   print the tool's binary directory (building it if needed)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+command -v go >/dev/null || die "build-tools: the Go toolchain ('go') is not on PATH; it builds the cluster's binaries"
 export GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=local
 export GOCACHE="${GOCACHE:-$(go env GOCACHE)}" GOMODCACHE="${GOMODCACHE:-$(go env GOMODCACHE)}"
 
@@ -69,8 +70,6 @@ build_tool() {
   if ! (cd "$src" && heavy go build -trimpath -ldflags "-s -w $(tool_ldflags "$tool")" -o "$tmp/" $(tool_pkgs "$tool")) >"$logf" 2>&1; then
     rm -rf "$tmp"; die_component "build $tool" "$logf" "go build failed"
   fi
-  if [[ "$tool" == coredns ]]; then mv "$tmp/coredns-build" "$tmp/coredns" 2>/dev/null || true; fi
-  if [[ "$tool" == hostpath-provisioner ]]; then mv "$tmp/hostpath-provisioner-build" "$tmp/hostpath-provisioner" 2>/dev/null || true; fi
   echo "$stamp" >"$tmp/.stamp"
   rm -rf "$out"; mv "$tmp" "$out"
   log "built $tool in $(( $(date +%s) - start )) s -> $out"
