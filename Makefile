@@ -129,6 +129,10 @@ kind-down: ## (laptop) delete the kind cluster
 bench-cluster: setup ## cluster figures (cold/warm start, Job->Running, memory) -> bench/results/cluster.json
 	$(PY) bench/cluster/run.py
 
+.PHONY: bench-gas
+bench-gas: setup ## gas per contract operation at 10 and 100 participants -> bench/results/gas.json, docs/gas.md
+	$(PY) bench/gas/run.py
+
 .PHONY: test-e2e
 test-e2e: setup ## end-to-end tests on a real cluster (brings up the local cluster when none is given)
 	hack/test-e2e.sh

@@ -149,11 +149,6 @@ contract FLTask is ReentrancyGuardTransient {
         Policy policy;
     }
 
-    struct ScoreTally {
-        int128 scoreSum;
-        uint32 tag; // round + 1 the sum belongs to
-    }
-
     struct Funds {
         uint128 pool;
         uint128 totalStake;
@@ -192,19 +187,20 @@ contract FLTask is ReentrancyGuardTransient {
         uint8 proposalIndex;
         bool joined;
         bool withdrawn;
+        uint80 pendingReward; // settled rewards not yet moved to Balance/Ledger (saves a write per round)
     }
 
+    /// @dev What can be paid out, and the finalizer fees: the one slot a fee credit writes.
     struct Balance {
         uint128 claimable;
-        uint120 rewardedTotal;
-        bool active; // set at join so later credits write a non-zero slot
+        uint120 feesEarned;
+        bool active; // set at join / first finalize so later credits write a non-zero slot
     }
 
     struct Ledger {
         uint96 joinedStake;
-        uint128 feesEarned;
+        uint128 rewardedTotal; // rewards moved out of Account.pendingReward
     }
-
     struct Commitment {
         bytes28 digest; // first 224 bits of the voter's commitment
         uint32 tag; // round + 1
@@ -232,7 +228,6 @@ contract FLTask is ReentrancyGuardTransient {
 
     Header private _h;
     Counts private _counts;
-    ScoreTally private _score;
     bytes32 private _leadingAggregate;
     bytes32 private _globalModel;
     Funds private _funds;
@@ -328,11 +323,18 @@ contract FLTask is ReentrancyGuardTransient {
         uint256 rewardedWeight,
         uint256 positiveWeight,
         uint256 negativeWeight,
-        int256 scoreSum,
         address finalizer
     );
-    event Slashed(address indexed account, uint256 indexed round, uint256 amount, SlashReason reason);
-    event FinalizerFeeCredited(address indexed finalizer, uint256 indexed round, uint256 amount);
+    /// @notice `amount` was taken from `account`'s stake for round `round`; `fee` of it was credited to the
+    /// round's `finalizer`, the rest returned to the pool.
+    event Slashed(
+        address indexed account,
+        uint256 indexed round,
+        address indexed finalizer,
+        uint256 amount,
+        uint256 fee,
+        SlashReason reason
+    );
     /// @notice Rounds up to `settledRounds` of `account` are settled; `rewarded` was credited to its
     /// claimable balance and `slashed` taken from its stake by this settlement.
     event Settled(address indexed account, uint256 settledRounds, uint256 rewarded, uint256 slashed);
@@ -413,7 +415,6 @@ contract FLTask is ReentrancyGuardTransient {
             policy: p.policy
         });
         if (p.slashBps == 0) _counts.numProposers = 1; // keep the slot non-zero
-        _score.tag = type(uint32).max;
         _leadingAggregate = bytes32(uint256(1));
         bytes32 initialModel = p.useArenaModel ? arenaModelHash : bytes32(0);
         if (initialModel != bytes32(0)) _globalModel = initialModel;
@@ -448,8 +449,8 @@ contract FLTask is ReentrancyGuardTransient {
     // Enrolment
 
     /// @notice Join the task with `amount` of stake (>= minStake). The stake is also the voting weight.
-    /// The first joiners (as many as there can be proposers) also pre-warm one proposal slot each, so
-    /// proposing never pays for fresh storage.
+    /// The first joiners (as many as there can be proposers) also pre-warm one proposal slot each and,
+    /// every fourth, one reject-tally slot, so proposing and revealing never pay for fresh storage.
     function join(uint256 amount) external nonReentrant {
         Header memory h = _h;
         if (h.status != Status.Enrolling) revert WrongStatus(Status.Enrolling, h.status);
@@ -474,13 +475,16 @@ contract FLTask is ReentrancyGuardTransient {
             actionKind: ACT_NONE,
             proposalIndex: 0,
             joined: true,
-            withdrawn: false
+            withdrawn: false,
+            pendingReward: 0
         });
         m.bal.active = true;
         m.commitment.tag = type(uint32).max; // pre-warm: the first commit overwrites a non-zero slot
         m.ledger.joinedStake = uint96(amount);
         if (index < _numProposers(c0.maxParticipants, c0.proposerFractionBps)) {
-            _proposals[index] = ProposalSlot({modelHash: bytes32(uint256(1)), proposer: address(0), samples: 0, weight: 1});
+            _proposals[index] =
+                ProposalSlot({modelHash: bytes32(uint256(1)), proposer: address(0), samples: 0, weight: 1});
+            if (index & 3 == 0) _rejectTally[index >> 2] = uint256(type(uint32).max) << 224; // stale tag
         }
         _roster.push(msg.sender);
         _h.participantCount = uint16(index + 1);
@@ -642,19 +646,10 @@ contract FLTask is ReentrancyGuardTransient {
             _tallyRejections(tag, verdicts, c.proposalCount, weight);
             if (score >= 0) {
                 c.positiveWeight += uint56(weight);
-                bytes32 key = keccak256(abi.encode(tag, aggregateHash));
-                uint256 w = _aggregateWeight[key] + weight;
-                _aggregateWeight[key] = w;
-                if (w > c.leadingWeight) {
-                    c.leadingWeight = uint56(w);
-                    if (_leadingAggregate != aggregateHash) _leadingAggregate = aggregateHash;
-                }
+                _tallyAggregate(c, tag, aggregateHash, weight);
             } else {
                 c.negativeWeight += uint56(weight);
             }
-            ScoreTally memory st = _score;
-            int256 sum = st.tag == tag ? int256(st.scoreSum) : int256(0);
-            _score = ScoreTally({scoreSum: int128(sum + int256(weight) * score), tag: uint32(tag)});
         }
         c.revealCount += 1;
         _counts = c;
@@ -662,6 +657,32 @@ contract FLTask is ReentrancyGuardTransient {
         a.actionKind = score >= 0 ? ACT_REVEALED_FOR : ACT_REVEALED_AGAINST;
         m.acct = a;
         emit VoteRevealed(h.round, msg.sender, aggregateHash, score, verdicts, weight);
+    }
+
+    /// @dev Plurality of aggregate hashes among accepting voters. The leader's weight lives only in
+    /// Counts.leadingWeight (so the usual vote, for the leader, touches one extra slot); other hashes keep
+    /// theirs in `_aggregateWeight`, and a dethroned leader's weight is written there when it loses the
+    /// lead. Strictly more weight is needed to take the lead: on ties the earlier leader stays.
+    function _tallyAggregate(Counts memory c, uint256 tag, bytes32 aggregateHash, uint256 weight) private {
+        if (c.leadingWeight == 0) {
+            c.leadingWeight = uint56(weight);
+            _leadingAggregate = aggregateHash;
+            return;
+        }
+        bytes32 leader = _leadingAggregate;
+        if (leader == aggregateHash) {
+            c.leadingWeight += uint56(weight);
+            return;
+        }
+        bytes32 key = keccak256(abi.encode(tag, aggregateHash));
+        uint256 w = _aggregateWeight[key] + weight;
+        if (w > c.leadingWeight) {
+            _aggregateWeight[keccak256(abi.encode(tag, leader))] = c.leadingWeight;
+            c.leadingWeight = uint56(w);
+            _leadingAggregate = aggregateHash;
+        } else {
+            _aggregateWeight[key] = w;
+        }
     }
 
     /// @dev Add `weight` to the reject tally of every proposal whose verdict bit is clear. Four 56-bit
@@ -731,6 +752,9 @@ contract FLTask is ReentrancyGuardTransient {
         rec.proposalCount = c.proposalCount;
         rec.rewardPerWeight = uint112(d.rewardPerWeight);
         rec.finalizer = msg.sender;
+        Member storage fm = _members[msg.sender];
+        // the finalizer pays once for its own fee slot, not the participants it later slashes
+        if (!fm.bal.active) fm.bal.active = true;
         rec.rewardedWeight = uint64(d.rewardedWeight);
         rec.commitCount = c.commitCount;
         rec.revealCount = c.revealCount;
@@ -782,7 +806,6 @@ contract FLTask is ReentrancyGuardTransient {
     }
 
     function _emitFinalized(uint256 round, Decision memory d, Counts memory c) private {
-        ScoreTally memory st = _score;
         emit RoundFinalized(
             round,
             d.flags & F_ACCEPTED != 0,
@@ -793,7 +816,6 @@ contract FLTask is ReentrancyGuardTransient {
             d.rewardedWeight,
             c.positiveWeight,
             c.negativeWeight,
-            st.tag == round + 1 ? int256(st.scoreSum) : int256(0),
             msg.sender
         );
     }
@@ -863,7 +885,7 @@ contract FLTask is ReentrancyGuardTransient {
         Member storage m = _members[msg.sender];
         Account memory a = m.acct;
         if (a.joined) {
-            m.acct = _settle(msg.sender, m, a, _h.finalizedRounds, _counts);
+            m.acct = _flush(m, _settle(msg.sender, m, a, _h.finalizedRounds, _counts));
         }
         amount = m.bal.claimable;
         if (amount == 0) revert NothingToClaim(msg.sender);
@@ -880,7 +902,7 @@ contract FLTask is ReentrancyGuardTransient {
         Account memory a = m.acct;
         if (!a.joined) revert NotParticipant(msg.sender);
         if (a.withdrawn) revert AlreadyWithdrawn(msg.sender);
-        a = _settle(msg.sender, m, a, _h.finalizedRounds, _counts);
+        a = _flush(m, _settle(msg.sender, m, a, _h.finalizedRounds, _counts));
         amount = a.stake;
         a.withdrawn = true;
         m.acct = a;
@@ -935,9 +957,14 @@ contract FLTask is ReentrancyGuardTransient {
         }
         uint256 slashedTotal = a.stake - x.stake;
         if (x.reward > 0) {
-            Balance storage b = m.bal;
-            b.claimable += uint128(x.reward);
-            b.rewardedTotal += uint120(x.reward);
+            uint256 pending = uint256(a.pendingReward) + x.reward;
+            if (pending <= type(uint80).max) {
+                a.pendingReward = uint80(pending);
+            } else {
+                a.pendingReward = 0;
+                m.bal.claimable += uint128(pending);
+                m.ledger.rewardedTotal += uint128(pending);
+            }
         }
         if (slashedTotal > 0) {
             Funds memory f = _funds;
@@ -946,6 +973,17 @@ contract FLTask is ReentrancyGuardTransient {
         a.stake = uint96(x.stake);
         a.settledRounds = uint16(upTo);
         emit Settled(who, upTo, x.reward, slashedTotal);
+        return a;
+    }
+
+    /// @dev Move the account's pending rewards into its Balance (before paying, or on overflow).
+    function _flush(Member storage m, Account memory a) private returns (Account memory) {
+        uint256 pending = a.pendingReward;
+        if (pending > 0) {
+            m.bal.claimable += uint128(pending);
+            m.ledger.rewardedTotal += uint128(pending);
+            a.pendingReward = 0;
+        }
         return a;
     }
 
@@ -963,14 +1001,13 @@ contract FLTask is ReentrancyGuardTransient {
                 x.stake -= amount;
                 uint256 fee = (amount * FINALIZER_FEE_BPS) / BPS;
                 x.toPool += amount - fee;
-                emit Slashed(x.who, r, amount, reason);
+                address finalizer = rec.finalizer;
                 if (fee > 0) {
-                    address finalizer = rec.finalizer;
-                    Member storage fm = _members[finalizer];
-                    fm.bal.claimable += uint128(fee);
-                    fm.ledger.feesEarned += uint128(fee);
-                    emit FinalizerFeeCredited(finalizer, r, fee);
+                    Balance storage fb = _members[finalizer].bal;
+                    fb.claimable += uint128(fee);
+                    fb.feesEarned += uint120(fee);
                 }
+                emit Slashed(x.who, r, finalizer, amount, fee, reason);
             }
         }
     }
@@ -1100,8 +1137,6 @@ contract FLTask is ReentrancyGuardTransient {
             s.revealCount = c.revealCount;
             s.positiveWeight = c.positiveWeight;
             s.negativeWeight = c.negativeWeight;
-            ScoreTally memory st = _score;
-            s.scoreSum = st.tag == uint256(h.round) + 1 ? int256(st.scoreSum) : int256(0);
             if (c.leadingWeight > 0) {
                 s.leadingAggregate = _leadingAggregate;
                 s.leadingWeight = c.leadingWeight;
@@ -1183,15 +1218,25 @@ contract FLTask is ReentrancyGuardTransient {
         info.index = a.index;
         info.stake = a.stake;
         info.joinedStake = m.ledger.joinedStake;
-        info.claimable = m.bal.claimable;
-        info.rewardedTotal = m.bal.rewardedTotal;
+        info.claimable = uint256(m.bal.claimable) + a.pendingReward;
+        info.rewardedTotal = uint256(m.ledger.rewardedTotal) + a.pendingReward;
         info.slashedTotal = m.ledger.joinedStake - a.stake;
-        info.feesEarned = m.ledger.feesEarned;
+        info.feesEarned = m.bal.feesEarned;
         info.settledRounds = a.settledRounds;
         info.withdrawn = a.withdrawn;
         info.lastActionRound = a.actionRound;
         info.lastAction = Action(a.actionKind);
         info.proposalIndex = a.proposalIndex;
+        // A commit is kept next to the commitment, not in the action record: report it as the last action
+        // when it is newer than the recorded one (committed, not yet revealed).
+        uint256 tag = m.commitment.tag;
+        if (tag != 0 && tag != type(uint32).max) {
+            uint256 committedRound = tag - 1;
+            if (a.actionKind == ACT_NONE || committedRound > a.actionRound) {
+                info.lastActionRound = committedRound;
+                info.lastAction = Action.Committed;
+            }
+        }
     }
 
     /// @notice The roster in join order (index i = roster position used for roles).

@@ -102,7 +102,6 @@ struct TaskState {
     bytes32 globalModel;
     uint256 positiveWeight; // live tallies of the current round, in weight units
     uint256 negativeWeight;
-    int256 scoreSum; // sum of weight * score over revealed votes
     bytes32 leadingAggregate;
     uint256 leadingWeight;
 }

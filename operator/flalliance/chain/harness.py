@@ -68,6 +68,7 @@ class DevTask:
         self.task = TaskClient(owner, address)
         self.address = self.task.address
         self.members: dict[str, TaskClient] = {str(c.address): TaskClient(c, address) for c in members}
+        self.factory_receipt: TxReceipt | None = None  # createTask's receipt, when created here
 
     # ----------------------------------------------------------------------------------------------------
     @classmethod
@@ -93,7 +94,9 @@ class DevTask:
         assert owner.address is not None
         token.mint(owner.address, factory.reward_for(arena_task_id))
         address = factory.create_task(arena_task_id, params, training_logic_hash)
-        return cls(owner, system, address, members)
+        task = cls(owner, system, address, members)
+        task.factory_receipt = factory.last_receipt
+        return task
 
     def fund(self, amount: int) -> None:
         """Give every member ``amount`` tokens (and gas money)."""

@@ -194,7 +194,6 @@ class TaskState(_Struct):
     global_model: Hash32
     positive_weight: int
     negative_weight: int
-    score_sum: int
     leading_aggregate: Hash32
     leading_weight: int
 

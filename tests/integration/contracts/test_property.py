@@ -58,7 +58,9 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     rounds = draw(st.integers(1, 3))
     stakes = [draw(st.integers(10, 300)) * ETHER + draw(st.integers(0, 10**15)) for _ in range(n)]
     # mostly honest, so most rounds decide something; every misbehaviour still shows up often
-    behaviour = st.sampled_from([Behaviour.HONEST] * 3 + [Behaviour.MALICIOUS, Behaviour.ABSENT, Behaviour.SILENT])
+    behaviour = st.sampled_from(
+        [Behaviour.HONEST] * 3 + [Behaviour.MALICIOUS, Behaviour.ABSENT, Behaviour.SILENT]
+    )
     return Scenario(
         stakes=stakes,
         policy=draw(st.sampled_from([Policy.PER_PROPOSAL, Policy.COLLECTIVE])),
