@@ -35,9 +35,11 @@ def deploy_system(
     reward_share_bps: int = 10_000,
     weight_unit_exp: int = DEFAULT_WEIGHT_UNIT_EXP,
     token: str | None = None,
+    randomness: str | None = None,
 ) -> DeployedSystem:
     """Deploy everything with ``client``'s account as owner. ``token`` reuses an existing ERC-20 instead
-    of deploying FMLToken; ``reward_share_bps`` is the share of an Arena version's reward a task gets."""
+    of deploying FMLToken, ``randomness`` an existing IRandomness (e.g. a VRF adapter) instead of
+    BlockRandomness; ``reward_share_bps`` is the share of an Arena version's reward a task gets."""
     if not 0 < reward_share_bps <= 10_000:
         raise ValueError(f"reward_share_bps must be in (0, 10000], got {reward_share_bps}")
     if not 0 <= weight_unit_exp <= 12:
@@ -47,7 +49,7 @@ def deploy_system(
         raise ChainError("deploying needs a client with an account")
     token_address = token or client.deploy("FMLToken", owner)
     arena = client.deploy("ArenaRegistry", owner)
-    randomness = client.deploy("BlockRandomness")
+    randomness = randomness or client.deploy("BlockRandomness")
     implementation = client.deploy("FLTask", weight_unit_exp)
     factory = client.deploy(
         "FLTaskFactory", token_address, arena, randomness, implementation, reward_share_bps, owner

@@ -6,11 +6,14 @@ from collections.abc import Callable
 
 import pytest
 from eth_utils.crypto import keccak
+from web3.logs import DISCARD
 
+from flalliance.chain.client import ChainClient
 from flalliance.chain.commitment import vote_commitment
+from flalliance.chain.deploy import deploy_system
 from flalliance.chain.errors import ContractRevert
-from flalliance.chain.harness import DevTask, Vote
-from flalliance.chain.models import Phase, Role
+from flalliance.chain.harness import ETHER, DevTask, Vote
+from flalliance.chain.models import Phase, Role, Status
 from flalliance.protocol import roles
 
 from .conftest import STAKE, fast_params
@@ -247,3 +250,50 @@ def test_next_round_and_views_of_past_rounds(make_task: MakeTask) -> None:
         t.task.proposals(0)
     with pytest.raises(ContractRevert, match="WrongPhase"):
         t.task.start_round()  # round 1 is not finalized
+
+
+def test_global_model_is_the_stake_weighted_plurality(make_task: MakeTask) -> None:
+    """Aggregates compete: the heaviest voter alone outweighs every lighter voter together (stakes grow
+    3x per participant), so its aggregate wins although it reveals last and is outnumbered."""
+    t = make_task(fast_params(max_participants=6, use_arena_model=True), members=6)
+    stakes = {a: 10 * ETHER * 3**i for i, a in enumerate(t.members)}
+    t.join_all(stakes.items())
+    t.task.start_round()
+    proposers, voters = t.roles(0)
+    for p in proposers:
+        t.members[p].propose(keccak(p.encode()), 5)
+    x, y = keccak(b"x"), keccak(b"y")
+    heaviest = max(voters, key=stakes.__getitem__)
+    votes = {v: Vote(y if v == heaviest else x, 1, 3) for v in voters}
+    for v, vote in votes.items():
+        t.commit(v, 0, vote)
+    order = [v for v in voters if v != heaviest] + [heaviest]
+    for v in order:
+        t.reveal(v, votes[v])
+        state = t.task.state()
+        assert state.leading_aggregate == "0x" + (y if v == heaviest else x).hex()
+    t.task.finalize_round()
+    assert t.task.state().global_model == "0x" + y.hex()
+
+
+def test_asynchronous_seed_source(chain: ChainClient, member_clients: list[ChainClient]) -> None:
+    """A VRF-like source answers 0 first: startRound records the request and changes nothing else."""
+    source = chain.deploy("DelayedRandomness")
+    system = deploy_system(chain, randomness=source)
+    t = DevTask.create(
+        chain, system, fast_params(max_participants=3, use_arena_model=True), members=member_clients[:3]
+    )
+    t.fund(1_000 * ETHER)
+    t.join_all((a, STAKE) for a in t.members)
+    receipt = t.task.start_round()
+    assert [
+        e["args"]["round"]
+        for e in t.task.contract.events.SeedRequested().process_receipt(receipt, errors=DISCARD)
+    ] == [0]
+    assert t.task.state().status == Status.ENROLLING
+    oracle = chain.contract(source, "DelayedRandomness")
+    chain.transact(oracle.functions.fulfil(t.address, 0, 0xC0FFEE))
+    t.task.start_round()
+    state = t.task.state()
+    assert state.status == Status.RUNNING and state.phase == Phase.PROPOSING
+    assert t.task.round_info(0).seed == 0xC0FFEE
