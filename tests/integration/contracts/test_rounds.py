@@ -13,7 +13,7 @@ from flalliance.chain.commitment import vote_commitment
 from flalliance.chain.deploy import deploy_system
 from flalliance.chain.errors import ContractRevert
 from flalliance.chain.harness import ETHER, DevTask, Vote
-from flalliance.chain.models import Phase, Role, Status
+from flalliance.chain.models import Action, Phase, Role, Status
 from flalliance.protocol import roles
 
 from .conftest import STAKE, fast_params
@@ -148,7 +148,9 @@ def test_commit_and_reveal_rules(make_task: MakeTask) -> None:
     with pytest.raises(ContractRevert, match="NotParticipant"):
         t.task.commit_vote(H)
     vote = Vote(keccak(b"agg"), 7, 0b01)
+    assert t.task.participant(voters[0]).action_in(0) == Action.NONE
     t.commit(voters[0], 0, vote)
+    assert t.task.participant(voters[0]).action_in(0) == Action.COMMITTED
     with pytest.raises(ContractRevert, match="AlreadyCommitted"):  # double vote
         t.commit(voters[0], 0, vote)
     with pytest.raises(ContractRevert, match="WrongPhase"):
@@ -165,6 +167,7 @@ def test_commit_and_reveal_rules(make_task: MakeTask) -> None:
     with pytest.raises(ContractRevert, match="NoCommitment"):
         t.reveal(voters[2], vote)
     t.reveal(voters[0], vote)
+    assert t.task.participant(voters[0]).action_in(0) == Action.REVEALED_FOR
     with pytest.raises(ContractRevert, match="AlreadyRevealed"):
         t.reveal(voters[0], vote)
     state = t.task.state()
