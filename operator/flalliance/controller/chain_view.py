@@ -75,6 +75,9 @@ def read_view(task: TaskClient, config: TaskConfig, seats: Mapping[str, str]) ->
                 revealed=act in _REVEALED,
                 claimable=info.claimable,
                 withdrawn=info.withdrawn,
+                rewarded=info.rewarded_total,
+                slashed=info.slashed_total,
+                fees=info.fees_earned,
             )
         )
     view = views.ChainView(

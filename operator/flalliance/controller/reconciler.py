@@ -517,10 +517,10 @@ class TaskReconciler:
                 view=p.view,
                 seat=info,
                 chain=chain,
-                rewards=0,
-                slashes=0,
-                claimed=0,
-                withdrawn=0,
+                rewards=seat.rewarded if seat else 0,
+                slashes=seat.slashed if seat else 0,
+                claimed=max(0, seat.rewarded + seat.fees - seat.claimable) if seat else 0,
+                withdrawn=(seat.stake if seat.withdrawn else 0) if seat else 0,
                 roles=roles[-50:],
             )
             if status.to_k8s() != p.status.to_k8s():

@@ -65,6 +65,9 @@ def task_status(
         )
 
     problem_types = {p.condition for p in problems}
+    if problems and "Ready" not in problem_types:
+        first = problems[0]
+        cond("Ready", "False", first.reason, first.message)
     for p in problems:
         cond(p.condition, "False", p.reason, p.message)
     status = previous.model_copy(deep=True)
@@ -73,7 +76,7 @@ def task_status(
 
     if chain is None:
         status.phase = TaskPhase.CREATING if creating else previous.phase
-        if "ChainReachable" not in problem_types and not creating:
+        if not problems and not creating:
             cond("Ready", "False", "WaitingForContract", "no task contract yet")
         status.conditions = conds
         return status

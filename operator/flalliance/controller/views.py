@@ -67,6 +67,9 @@ class Seat(Frozen):
     pioneered: bool = False
     claimable: int = 0
     withdrawn: bool = False
+    rewarded: int = Field(default=0, description="All rewards ever credited (settled rounds), wei")
+    slashed: int = Field(default=0, description="All stake slashed so far (settled rounds), wei")
+    fees: int = Field(default=0, description="Finalizer fees ever credited, wei")
 
 
 class ChainView(Frozen):

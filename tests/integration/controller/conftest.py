@@ -1,11 +1,23 @@
-"""A real etcd + kube-apiserver (no kubelet) with the project's CRDs installed, once per session."""
+"""A real etcd + kube-apiserver (no kubelet) with the project's CRDs installed, once per session, and the
+stand-in for the kubelet and the Job controller, played openly by the tests (no pods run here): for every
+new worker Job it runs the real `flalliance-worker` with the Job's own arguments and environment, mapping
+the Job's volumes to local paths (wallet Secret → key file, dataset PVC → the participant's partition),
+then records the outcome as they would: a Pod with the termination message and exit code, and the Job's
+status (Complete, or Failed once its retries are used up)."""
 
 from __future__ import annotations
 
+import base64
+import os
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -60,3 +72,146 @@ class Kubectl:
 @pytest.fixture(scope="session")
 def kubectl(apiserver: LocalApiServer) -> Kubectl:
     return Kubectl(apiserver)
+
+
+@dataclass
+class KubeletStandIn:
+    api: client.ApiClient
+    namespace: str
+    data_dirs: dict[str, Path]  # PVC name -> directory
+    workdir: Path
+    handled: set[str] = field(default_factory=set)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    fail_next: set[str] = field(default_factory=set)  # Job names whose first run is killed
+
+    def __post_init__(self) -> None:
+        self.core = client.CoreV1Api(self.api)
+        self.batch = client.BatchV1Api(self.api)
+
+    def step(self, hold: Any = None) -> int:
+        """Run every Job not handled yet (except those `hold(name)` keeps waiting); return how many ran."""
+        jobs = self.batch.list_namespaced_job(self.namespace).items
+        ran = 0
+        for job in jobs:
+            if job.metadata.name in self.handled or job.status.succeeded or job.status.failed:
+                continue
+            if hold is not None and hold(job.metadata.name):
+                continue
+            self.handled.add(job.metadata.name)
+            self._run(job)
+            ran += 1
+        return ran
+
+    def _run(self, job: Any) -> None:
+        pod_spec = job.spec.template.spec
+        container = pod_spec.containers[0]
+        env = {e.name: e.value for e in container.env or []}
+        volumes = {v.name: v for v in pod_spec.volumes}
+        mounts = {m.name: m for m in container.volume_mounts}
+        secret = volumes["wallet"].secret
+        data = self.core.read_namespaced_secret(secret.secret_name, self.namespace).data
+        key_dir = Path(tempfile.mkdtemp(dir=self.workdir))
+        key_file = key_dir / "key"
+        key_file.write_text(base64.b64decode(data[secret.items[0].key]).decode())
+        key_file.chmod(0o400)
+        claim = volumes["data"].persistent_volume_claim.claim_name
+        data_dir = self.data_dirs[claim]
+        if mounts["data"].sub_path:
+            data_dir = data_dir / mounts["data"].sub_path
+        result_file = key_dir / "termination-log"
+        env.update(
+            FLALLIANCE_KEY_FILE=str(key_file),
+            FLALLIANCE_DATA_DIR=str(data_dir),
+            FLALLIANCE_RESULT_FILE=str(result_file),
+            OMP_NUM_THREADS="1",
+        )
+        if job.metadata.name in self.fail_next:
+            self.fail_next.discard(job.metadata.name)
+            code, message = 137, ""  # the pod was killed before it finished
+        else:
+            proc = subprocess.run(
+                [sys.executable, "-m", "flalliance.worker.cli", *container.args],
+                env={**os.environ, **env},
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            code = proc.returncode
+            message = result_file.read_text() if result_file.exists() else proc.stderr[-2000:]
+        self.runs.append({"job": job.metadata.name, "exit": code, "result": message})
+        self._record(job, code, message)
+
+    def _record(self, job: Any, code: int, message: str) -> None:
+        now = datetime.now(UTC).isoformat()
+        name = job.metadata.name
+        attempt = sum(1 for r in self.runs if r["job"] == name)
+        pod_name = f"{name}-{attempt}"
+        self.core.create_namespaced_pod(
+            self.namespace,
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": pod_name, "labels": {"job-name": name}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "worker", "image": "worker"}]},
+            },
+        )
+        terminated = {"exitCode": code, "message": message, "reason": "Completed" if code == 0 else "Error"}
+        self.core.patch_namespaced_pod_status(
+            pod_name,
+            self.namespace,
+            {
+                "status": {
+                    "phase": "Succeeded" if code == 0 else "Failed",
+                    "containerStatuses": [
+                        {
+                            "name": "worker",
+                            "image": "worker",
+                            "imageID": "",
+                            "ready": False,
+                            "restartCount": 0,
+                            "state": {"terminated": terminated},
+                        }
+                    ],
+                }
+            },
+        )
+        if code != 0 and attempt <= (job.spec.backoff_limit or 0):
+            self.handled.discard(name)  # the Job controller would start another pod
+            return
+        if code == 0:
+            conditions = [
+                {
+                    "type": "SuccessCriteriaMet",
+                    "status": "True",
+                    "lastTransitionTime": now,
+                    "lastProbeTime": now,
+                },
+                {"type": "Complete", "status": "True", "lastTransitionTime": now, "lastProbeTime": now},
+            ]
+            status = {"startTime": now, "completionTime": now, "succeeded": 1, "conditions": conditions}
+        else:
+            conditions = [
+                {"type": "FailureTarget", "status": "True", "lastTransitionTime": now, "lastProbeTime": now},
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "lastTransitionTime": now,
+                    "lastProbeTime": now,
+                    "reason": "BackoffLimitExceeded",
+                },
+            ]
+            status = {"startTime": now, "failed": attempt, "conditions": conditions}
+        self.batch.patch_namespaced_job_status(name, self.namespace, {"status": status})
+
+
+@pytest.fixture
+def make_kubelet(kube_api: client.ApiClient, tmp_path: Path) -> Any:
+    """`make_kubelet(namespace, data_dirs)` → a KubeletStandIn for that namespace."""
+
+    def make(namespace: str, data_dirs: dict[str, Path]) -> KubeletStandIn:
+        workdir = tmp_path / f"kubelet-{namespace}"
+        workdir.mkdir(exist_ok=True)
+        return KubeletStandIn(kube_api, namespace, data_dirs, workdir)
+
+    return make

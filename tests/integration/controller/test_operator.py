@@ -1,0 +1,415 @@
+"""The operator in-process against a real kube-apiserver and a real anvil, running whole tasks.
+
+kopf runs in a thread with the project's handlers; the test kubelet runs each worker Job with the real
+worker CLI. Covered: create → enrol → pioneer → rounds → payouts → withdraw; status, conditions, Events and
+Job specs; restart safety (the operator stopped and started mid-round); a failed pod retried; bad input
+reported in conditions and recovered from; deletion through the finalizer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from flalliance.chain.arena import ArenaClient
+from flalliance.chain.client import ChainClient
+from flalliance.chain.deploy import DeployedSystem, deploy_system
+from flalliance.chain.harness import ETHER, derived_accounts
+from flalliance.chain.models import Status
+from flalliance.chain.task import TaskClient
+from flalliance.chain.token import TokenClient
+from flalliance.fl.datasets import load_builtin
+from flalliance.fl.partition import PartitionRecord, dirichlet, write_partitions
+
+pytestmark = pytest.mark.integration
+
+SPEC = {
+    "dataset": {"source": "participant", "feature_shape": [64], "num_classes": 10},
+    "model": {"kind": "logreg"},
+    "training": {"epochs": 2, "batch_size": 16, "optimizer": {"kind": "sgd", "learning_rate": 0.1}},
+}
+GROUP, VERSION = "flalliance.io", "v1alpha1"
+
+
+class Operator:
+    """kopf with the project's handlers in a background thread; start/stop at will (restart tests)."""
+
+    def __init__(self, api: client.ApiClient, namespace: str) -> None:
+        self.api, self.namespace = api, namespace
+        self.thread: threading.Thread | None = None
+        self.stop_flag: threading.Event | None = None
+
+    def start(self) -> None:
+        import kopf
+
+        from flalliance.controller import handlers
+
+        handlers.configure_api(self.api)
+        self.stop_flag = threading.Event()
+        ready = threading.Event()
+        flag = self.stop_flag
+
+        def run() -> None:
+            asyncio.run(
+                kopf.operator(standalone=True, namespaces=[self.namespace], stop_flag=flag, ready_flag=ready)
+            )
+
+        self.thread = threading.Thread(target=run, name="operator", daemon=True)
+        self.thread.start()
+        assert ready.wait(30), "operator did not start"
+
+    def stop(self) -> None:
+        if self.thread is not None and self.stop_flag is not None:
+            self.stop_flag.set()
+            self.thread.join(60)
+            assert not self.thread.is_alive(), "operator did not stop"
+            self.thread = None
+
+
+@pytest.fixture
+def ns(kube_api: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = "t-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    core = client.CoreV1Api(kube_api)
+    core.create_namespace({"metadata": {"name": name}})
+    yield name
+
+
+@pytest.fixture
+def world(chain: ChainClient, kube_api: client.ApiClient, ns: str, tmp_path: Path) -> dict[str, Any]:
+    """A deployed system, a finished Arena task, funded accounts, Secrets, PVCs and partitioned data."""
+    system = deploy_system(chain)
+    arena = ArenaClient(chain, system.arena)
+    arena.register(1, 500 * ETHER)
+    arena.finish(1, b"\x22" * 32)
+    token = TokenClient(chain, system.token)
+    assert chain.address is not None
+    token.mint(chain.address, 1_000 * ETHER)
+    accounts = derived_accounts(4, label=f"operator-{ns}")
+    core = client.CoreV1Api(kube_api)
+    data = load_builtin("digits").train
+    parts, _ = dirichlet(data.y, 4, 0.5, seed=11)
+    dirs = write_partitions(
+        data, parts, tmp_path / "data", PartitionRecord("dirichlet", 4, 11, {"alpha": 0.5})
+    )
+    data_dirs = {}
+    for i, account in enumerate(accounts):
+        chain.set_balance(account.address, 100 * ETHER)
+        token.mint(account.address, 100 * ETHER)
+        _secret(core, ns, f"wallet-{i}", "0x" + bytes(account.key).hex())
+        core.create_namespaced_persistent_volume_claim(
+            ns,
+            {
+                "metadata": {"name": f"data-{i}"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            },
+        )
+        data_dirs[f"data-{i}"] = dirs[i]
+    _secret(core, ns, "operator-key", "0x" + bytes(chain.account.key).hex())  # type: ignore[union-attr]
+    store = tmp_path / "store"
+    store.mkdir()
+    return {"system": system, "accounts": accounts, "data_dirs": data_dirs, "store": store, "chain": chain}
+
+
+def _secret(core: client.CoreV1Api, ns: str, name: str, key: str) -> None:
+    core.create_namespaced_secret(
+        ns, {"metadata": {"name": name}, "data": {"privateKey": base64.b64encode(key.encode()).decode()}}
+    )
+
+
+def fltask(world: dict[str, Any], name: str = "digits", **spec: Any) -> dict[str, Any]:
+    system: DeployedSystem = world["system"]
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "FLTask",
+        "metadata": {"name": name},
+        "spec": {
+            "chain": {
+                "rpcUrl": world["chain"].rpc_url,
+                "chainId": system.chain_id,
+                "factoryAddress": system.factory,
+                "operatorKeySecret": {"name": "operator-key"},
+            },
+            "arenaTaskId": 1,
+            "trainingLogic": {"inline": SPEC},
+            "rounds": 2,
+            "minParticipants": 4,
+            "maxParticipants": 4,
+            "proposerFraction": 0.5,
+            "minStake": "10",
+            "phaseDurations": {"join": 600, "pioneer": 300, "propose": 300, "commit": 300, "reveal": 300},
+            "store": {"url": f"file://{world['store']}"},
+        },
+    }
+    body["spec"].update(spec)
+    return body
+
+
+def participant(i: int, task: str = "digits", **spec: Any) -> dict[str, Any]:
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Participant",
+        "metadata": {"name": f"p{i}"},
+        "spec": {
+            "taskRef": {"name": task},
+            "walletSecret": {"name": f"wallet-{i}"},
+            "stake": "20",
+            "dataset": {"persistentVolumeClaim": f"data-{i}"},
+        },
+    }
+    body["spec"].update(spec)
+    return body
+
+
+def wait_for(
+    what: str, check: Callable[[], Any], kubelet: Any = None, timeout: float = 300, dump: Any = None
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if kubelet is not None:
+            kubelet.step()
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}\n{dump() if dump else ''}")
+
+
+def dump_state(api: client.ApiClient, ns: str) -> str:
+    """What a person would look at: the FLTask status, Participants, Jobs and Events."""
+    lines = []
+    for plural in ("fltasks", "participants"):
+        items = client.CustomObjectsApi(api).list_namespaced_custom_object(GROUP, VERSION, ns, plural)[
+            "items"
+        ]
+        for item in items:
+            lines.append(f"{plural}/{item['metadata']['name']}: {item.get('status')}")
+    for job in client.BatchV1Api(api).list_namespaced_job(ns).items:
+        lines.append(f"job {job.metadata.name}: succeeded={job.status.succeeded} failed={job.status.failed}")
+    lines.extend(f"event {r}: {m}" for r, m in events(api, ns))
+    return "\n".join(lines)
+
+
+def get(api: client.ApiClient, ns: str, plural: str, name: str) -> dict[str, Any]:
+    obj: dict[str, Any] = client.CustomObjectsApi(api).get_namespaced_custom_object(
+        GROUP, VERSION, ns, plural, name
+    )
+    return obj
+
+
+def create(api: client.ApiClient, ns: str, plural: str, body: dict[str, Any]) -> None:
+    client.CustomObjectsApi(api).create_namespaced_custom_object(GROUP, VERSION, ns, plural, body)
+
+
+def events(api: client.ApiClient, ns: str) -> list[tuple[str, str]]:
+    return [(e.reason, e.message) for e in client.CoreV1Api(api).list_namespaced_event(ns).items]
+
+
+def test_operator_runs_a_task_to_completion_and_survives_a_restart(
+    kube_api: client.ApiClient, ns: str, world: dict[str, Any], make_kubelet: Any
+) -> None:
+    kubelet = make_kubelet(ns, world["data_dirs"])
+    operator = Operator(kube_api, ns)
+    create(kube_api, ns, "fltasks", fltask(world))
+    for i in range(4):
+        create(kube_api, ns, "participants", participant(i))
+    operator.start()
+    try:
+        status = wait_for(
+            "contract",
+            lambda: get(kube_api, ns, "fltasks", "digits").get("status", {}).get("contractAddress"),
+        )
+        task = TaskClient(world["chain"], status)
+
+        # Restart mid-round: stop the operator while round 0's training Jobs exist, then start it again.
+        def training_jobs() -> list[str]:
+            kubelet.step(hold=lambda name: "-train-" in name)  # run the pioneer, hold the trainers
+            jobs = client.BatchV1Api(kube_api).list_namespaced_job(ns).items
+            return [j.metadata.name for j in jobs if "-train-" in j.metadata.name]
+
+        wait_for("training jobs", training_jobs)
+        operator.stop()
+        kubelet.step()
+        operator.start()
+        done = wait_for(
+            "completion",
+            lambda: (
+                (s := get(kube_api, ns, "fltasks", "digits").get("status", {})).get("phase") == "Completed"
+                and all(
+                    get(kube_api, ns, "participants", f"p{i}").get("status", {}).get("phase") == "Withdrawn"
+                    for i in range(4)
+                )
+                and s
+            ),
+            kubelet,
+            dump=lambda: dump_state(kube_api, ns),
+        )
+    finally:
+        operator.stop()
+
+    # The chain: completed, every round accepted, each proposer proposed once per round, everyone withdrew.
+    assert task.state().status == Status.COMPLETED
+    for r in range(2):
+        info = task.round_info(r)
+        assert info.finalized and info.accepted
+    # Status: rounds summarized, conditions set, accuracy reported by the voters.
+    assert len(done["rounds"]) == 2 and all(r["accepted"] for r in done["rounds"])
+    assert done["accuracy"] > 0.2  # twice chance after two short rounds of logistic regression
+    ready = {c["type"]: c for c in done["conditions"]}["Ready"]
+    assert ready["status"] == "True" and ready["observedGeneration"] == 1
+    # No duplicate Job: one per participant, kind and round (names are deterministic).
+    jobs = client.BatchV1Api(kube_api).list_namespaced_job(ns).items
+    keys = Counter(
+        (
+            j.metadata.labels["flalliance.io/round"],
+            j.metadata.labels["flalliance.io/kind"],
+            j.metadata.labels["flalliance.io/participant"],
+        )
+        for j in jobs
+    )
+    assert keys and max(keys.values()) == 1, keys
+    assert sum(1 for k in keys if k[1] == "pioneer") == 1
+    # Job specs: owned by the FLTask, locked down, deadline from the phase.
+    job = jobs[0]
+    assert job.metadata.owner_references[0].kind == "FLTask"
+    sc = job.spec.template.spec.containers[0].security_context
+    assert sc.run_as_non_root and sc.read_only_root_filesystem and sc.capabilities.drop == ["ALL"]
+    assert 0 < job.spec.active_deadline_seconds <= 300
+    # No duplicate transaction: every worker run succeeded or skipped, none failed on a duplicate submit.
+    assert all(r["exit"] == 0 for r in kubelet.runs), kubelet.runs
+    # Payouts: honest participants all end with more than they staked... or at least not less than stake.
+    token = TokenClient(world["chain"], world["system"].token)
+    for account in world["accounts"]:
+        assert token.balance_of(account.address) >= 100 * ETHER - 20 * ETHER
+        p = task.participant(account.address)
+        assert p.withdrawn and p.claimable == 0
+    reasons = {r for r, _ in events(kube_api, ns)}
+    assert {"TaskCreated", "RoundStarted", "RoundFinalized", "PhaseChanged"} <= reasons
+    p0 = get(kube_api, ns, "participants", "p0")["status"]
+    assert p0["address"] and p0["stakeTransaction"] and {r["round"] for r in p0["roles"]} == {0, 1}
+
+
+def test_a_killed_worker_pod_is_retried_and_the_round_completes(
+    kube_api: client.ApiClient, ns: str, world: dict[str, Any], make_kubelet: Any
+) -> None:
+    kubelet = make_kubelet(ns, world["data_dirs"])
+    operator = Operator(kube_api, ns)
+    create(kube_api, ns, "fltasks", fltask(world, rounds=1))
+    for i in range(4):
+        create(kube_api, ns, "participants", participant(i))
+    operator.start()
+    try:
+
+        def training_jobs() -> list[str]:
+            kubelet.step(hold=lambda name: "-train-" in name)  # run the pioneer, hold the trainers
+            jobs = client.BatchV1Api(kube_api).list_namespaced_job(ns).items
+            return [j.metadata.name for j in jobs if "-train-" in j.metadata.name]
+
+        train = wait_for("a training job", training_jobs, dump=lambda: dump_state(kube_api, ns))
+        kubelet.fail_next.add(train[0])
+        wait_for(
+            "completion",
+            lambda: get(kube_api, ns, "fltasks", "digits").get("status", {}).get("phase") == "Completed",
+            kubelet,
+        )
+    finally:
+        operator.stop()
+    killed = [r for r in kubelet.runs if r["job"] == train[0]]
+    assert [r["exit"] for r in killed] == [137, 0]  # the pod was replaced and then succeeded
+
+
+def test_missing_secret_is_reported_then_recovered(
+    kube_api: client.ApiClient, ns: str, world: dict[str, Any], tmp_path: Path
+) -> None:
+    core = client.CoreV1Api(kube_api)
+    core.delete_namespaced_secret("operator-key", ns)
+    operator = Operator(kube_api, ns)
+    create(kube_api, ns, "fltasks", fltask(world, rounds=1))
+    operator.start()
+    try:
+        cond = wait_for(
+            "a SecretNotFound condition",
+            lambda: next(
+                (
+                    c
+                    for c in get(kube_api, ns, "fltasks", "digits").get("status", {}).get("conditions", [])
+                    if c["reason"] == "SecretNotFound"
+                ),
+                None,
+            ),
+            timeout=60,
+        )
+        assert cond["status"] == "False" and "operator-key" in cond["message"]
+        assert ("SecretNotFound", cond["message"]) in events(kube_api, ns)
+        _secret(core, ns, "operator-key", "0x" + bytes(world["chain"].account.key).hex())
+        wait_for(
+            "the contract after the Secret appears",
+            lambda: get(kube_api, ns, "fltasks", "digits").get("status", {}).get("contractAddress"),
+            timeout=90,
+        )
+    finally:
+        operator.stop()
+
+
+def test_deleting_a_task_removes_its_jobs_through_the_finalizer(
+    kube_api: client.ApiClient, ns: str, world: dict[str, Any], tmp_path: Path
+) -> None:
+    operator = Operator(kube_api, ns)
+    create(kube_api, ns, "fltasks", fltask(world, rounds=1))
+    for i in range(4):
+        create(kube_api, ns, "participants", participant(i))
+    operator.start()
+    batch = client.BatchV1Api(kube_api)
+    try:
+        wait_for("jobs", lambda: batch.list_namespaced_job(ns).items)
+        obj = get(kube_api, ns, "fltasks", "digits")
+        assert "flalliance.io/finalizer" in obj["metadata"]["finalizers"]
+        client.CustomObjectsApi(kube_api).delete_namespaced_custom_object(
+            GROUP, VERSION, ns, "fltasks", "digits"
+        )
+
+        def gone() -> bool:
+            try:
+                get(kube_api, ns, "fltasks", "digits")
+            except client.ApiException as exc:
+                return exc.status == 404
+            return False
+
+        wait_for("the FLTask to be gone", gone, timeout=60)
+        assert batch.list_namespaced_job(ns).items == []
+    finally:
+        operator.stop()
+
+
+def test_invalid_inline_training_logic_is_a_condition_naming_the_field(
+    kube_api: client.ApiClient, ns: str, world: dict[str, Any]
+) -> None:
+    operator = Operator(kube_api, ns)
+    bad = fltask(world, trainingLogic={"inline": {**SPEC, "model": {"kind": "transformer"}}})
+    create(kube_api, ns, "fltasks", bad)
+    operator.start()
+    try:
+        cond = wait_for(
+            "InvalidTrainingLogic",
+            lambda: next(
+                (
+                    c
+                    for c in get(kube_api, ns, "fltasks", "digits").get("status", {}).get("conditions", [])
+                    if c["reason"] == "InvalidTrainingLogic"
+                ),
+                None,
+            ),
+            timeout=60,
+        )
+        assert "spec.trainingLogic.inline" in cond["message"] and "model" in cond["message"]
+        assert get(kube_api, ns, "fltasks", "digits")["status"].get("contractAddress") is None
+    finally:
+        operator.stop()
