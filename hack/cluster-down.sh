@@ -82,9 +82,15 @@ if [[ -f "$STATE/sysctl.orig" ]]; then
   rm -f "$STATE/sysctl.orig"
 fi
 rm -rf /run/flalliance
-rmdir /run/containerd/runc/k8s.io 2>/dev/null || true   # runc's state root for our containers, when empty
 find /var/log/containers -maxdepth 1 -type l -lname "$STATE/*" -delete 2>/dev/null || true
 rm -rf /var/lib/cni/results/flalliance-* 2>/dev/null || true
+# Hard-coded paths our first start created (recorded by cluster-up.sh), deepest first, if nothing else
+# has put files there since (the kubelet's own device-plugin socket and checkpoint aside).
+if [[ -f "$STATE/created-paths" ]]; then
+  rm -f /var/lib/kubelet/device-plugins/kubelet.sock /var/lib/kubelet/device-plugins/kubelet_internal_checkpoint
+  while read -r d; do rmdir "$d" 2>/dev/null || true; done < <(sort -r "$STATE/created-paths")
+  rm -f "$STATE/created-paths"
+fi
 
 # 7. Verify: no process of ours is left (command lines that name the state folder or our socket).
 for p in /proc/[0-9]*; do

@@ -31,9 +31,10 @@ fi
 # ---------------------------------------------------------------------------------------------------------
 # 1. Prerequisites: Debian packages (installed if missing) and the built binaries.
 "$HACK/install-deps.sh"
-for t in kubernetes crictl coredns hostpath-provisioner; do "$HACK/build-tools.sh" "$t"; done
+CLUSTER_TOOLS=(kubernetes crictl coredns hostpath-provisioner helm)
+"$HACK/build-tools.sh" "${CLUSTER_TOOLS[@]}"
 mkdir -p "$STATE/bin" "$PIDS" "$LOGS" "$PKI"
-for t in kubernetes crictl coredns hostpath-provisioner; do
+for t in "${CLUSTER_TOOLS[@]}"; do
   d="$("$HACK/build-tools.sh" --path "$t")"
   for b in "$d"/*; do ln -sfn "$b" "$STATE/bin/$(basename "$b")"; done
 done
@@ -71,6 +72,12 @@ if [[ ! -f "$STATE/sysctl.orig" ]]; then
   done >"$STATE/sysctl.orig.tmp" && mv "$STATE/sysctl.orig.tmp" "$STATE/sysctl.orig"
 fi
 sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1
+
+# Paths outside the state folder that the kubelet/CNI/containerd hard-code; the ones that did not exist
+# before are recorded, and cluster-down.sh removes them again.
+for d in /var/lib/kubelet/device-plugins /var/lib/kubelet /var/lib/cni/results /var/lib/cni /var/log/containers /run/containerd/runc/k8s.io; do
+  [[ -e "$d" ]] || grep -qx "$d" "$STATE/created-paths" 2>/dev/null || echo "$d" >>"$STATE/created-paths"
+done
 
 touch "$STATE/network.created"
 if ! ip link show "$BRIDGE" >/dev/null 2>&1; then

@@ -188,7 +188,7 @@ def main() -> None:
     else:
         result["cold_make_cluster_s"] = cold_start()
 
-    sh("hack/build-tools.sh", "kubernetes", "crictl", "coredns", "hostpath-provisioner")
+    sh("hack/build-tools.sh", "kubernetes", "crictl", "coredns", "hostpath-provisioner", "helm")
     sh("hack/cluster-down.sh", env={"CLEAN": "1"})
     result["warm_fresh_make_cluster_s"] = timed_cluster("warm, fresh state (CLEAN=1, binaries cached)")
     sh("hack/cluster-down.sh")
