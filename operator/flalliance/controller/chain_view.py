@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-from flalliance.chain.models import Action, Phase, Role, Status, TaskConfig
+from eth_utils.address import to_checksum_address
+
+from flalliance.chain.models import (
+    Action,
+    ParticipantInfo,
+    Phase,
+    Role,
+    Status,
+    TaskConfig,
+    TaskState,
+    from_abi,
+)
 from flalliance.chain.task import TaskClient
 from flalliance.controller import views
 
@@ -26,10 +38,30 @@ _ROLE = {Role.PROPOSER: views.Role.PROPOSER, Role.VOTER: views.Role.VOTER, Role.
 _REVEALED = (Action.REVEALED_FOR, Action.REVEALED_AGAINST)
 
 
+def _batch(task: TaskClient, calls: list[Any], *, with_block: bool = False) -> list[Any]:
+    """Several read calls in one JSON-RPC batch (one round trip instead of one per call).
+
+    Calls are contract functions (not yet called); `with_block` appends the latest block. Anything
+    that would send a request must be created inside the batch context, or it runs on its own.
+    """
+    with task.client.w3.batch_requests() as batch:
+        for call in calls:
+            batch.add(call)
+        if with_block:
+            batch.add(task.client.w3.eth.get_block("latest"))
+        return list(batch.execute())
+
+
 def read_view(task: TaskClient, config: TaskConfig, seats: Mapping[str, str]) -> tuple[views.ChainView, bool]:
-    """The chain view and whether the task awaits `close()`; `seats` maps Participant name → address."""
-    state = task.state()
-    now = task.client.block_timestamp()
+    """The chain view and whether the task awaits `close()`; `seats` maps Participant name → address.
+
+    Two JSON-RPC batches whatever the number of participants: the task state with the block, then every
+    local participant's account and role.
+    """
+    fn = task.contract.functions
+    raw_state, block = _batch(task, [fn.state()], with_block=True)
+    state = from_abi(TaskState, raw_state)
+    now = int(block["timestamp"])
     params = config.params
     status = state.status
     started = state.round_started
@@ -54,13 +86,23 @@ def read_view(task: TaskClient, config: TaskConfig, seats: Mapping[str, str]) ->
         and now > config.join_deadline
         and state.participant_count < params.min_participants
     )
-    pioneer = task.pioneer_of(current).lower() if state.phase == Phase.PIONEERING else None
+    ordered = sorted(seats.items())
+    with_roles = started and state.phase != Phase.IDLE
+    calls: list[Any] = [fn.participant(to_checksum_address(a)) for _, a in ordered]
+    if with_roles:
+        calls += [fn.roleOf(current, to_checksum_address(a)) for _, a in ordered]
+    if state.phase == Phase.PIONEERING:
+        calls.append(fn.pioneerOf(current))
+    answers = _batch(task, calls) if calls else []
+    infos = [from_abi(ParticipantInfo, answers[i]) for i in range(len(ordered))]
+    roles = [Role(answers[len(ordered) + i]) for i in range(len(ordered))] if with_roles else []
+    pioneer = str(answers[-1]).lower() if state.phase == Phase.PIONEERING else None
     seat_views = []
-    for name, address in sorted(seats.items()):
-        info = task.participant(address)
+    for i, (name, address) in enumerate(ordered):
+        info = infos[i]
         role = views.Role.NONE
-        if info.joined and started and state.phase != Phase.IDLE:
-            role = _ROLE[task.role_of(current, address)]
+        if info.joined and with_roles:
+            role = _ROLE[roles[i]]
         act = info.action_in(current) if started else Action.NONE
         seat_views.append(
             views.Seat(

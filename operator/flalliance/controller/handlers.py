@@ -21,6 +21,7 @@ from flalliance.controller.reconciler import STOP, TaskReconciler
 log = logging.getLogger(__name__)
 
 _wakers: dict[tuple[str, str], asyncio.Event] = {}
+DEBOUNCE_SECONDS = 0.05
 _api: client.ApiClient | None = None
 
 
@@ -84,6 +85,9 @@ async def fltask_daemon(name: str, namespace: str | None, stopped: kopf.DaemonSt
             waker.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waker.wait(), timeout=delay)
+                # Woken by an event: let the burst that usually follows (several Jobs finishing) settle,
+                # so one pass handles them all.
+                await asyncio.sleep(DEBOUNCE_SECONDS)
     finally:
         _wakers.pop((namespace, name), None)
 
@@ -102,14 +106,29 @@ async def fltask_deleted(name: str, namespace: str | None, **_: Any) -> None:
     "batch", "v1", "jobs", labels={"app.kubernetes.io/managed-by": MANAGED_BY["app.kubernetes.io/managed-by"]}
 )
 def _job_event(body: kopf.Body, **_: Any) -> None:
-    labels = body.get("metadata", {}).get("labels", {})
-    task = labels.get(LABEL_TASK)
-    if task:
+    """Wake the task when one of its Jobs finishes (creation and progress need no decision)."""
+    status = body.get("status", {})
+    finished = status.get("succeeded") or any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+        for c in status.get("conditions", [])
+    )
+    task = body.get("metadata", {}).get("labels", {}).get(LABEL_TASK)
+    if task and finished:
         wake(body["metadata"]["namespace"], task)
+
+
+_generations: dict[tuple[str, str], int] = {}
 
 
 @kopf.on.event(GROUP, VERSION, "participants")
-def _participant_event(body: kopf.Body, **_: Any) -> None:
+def _participant_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+    """Wake the task on a new, changed or deleted Participant — not on the status writes it makes itself."""
+    meta = body["metadata"]
+    key = (meta["namespace"], meta["name"])
+    generation = int(meta.get("generation", 0))
+    if type != "DELETED" and _generations.get(key) == generation and not meta.get("deletionTimestamp"):
+        return
+    _generations[key] = generation
     task = body.get("spec", {}).get("taskRef", {}).get("name")
     if task:
-        wake(body["metadata"]["namespace"], task)
+        wake(meta["namespace"], task)

@@ -26,6 +26,7 @@ from flalliance.controller.jobs import (
     LABEL_TASK,
     MANAGED_BY,
 )
+from flalliance.controller.metrics import API_REQUESTS
 from flalliance.controller.views import JobKind, JobState, JobView
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class RequestCounter:
 
     def tick(self, n: int = 1) -> None:
         self.count += n
+        API_REQUESTS.inc(n)
 
 
 @dataclass

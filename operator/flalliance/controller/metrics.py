@@ -29,6 +29,12 @@ TX_SECONDS = Histogram(
 TX_FAILURES = Counter(
     "flalliance_chain_tx_failures_total", "Chain transactions that failed", ["method", "error"]
 )
+RECONCILE_SECONDS = Histogram(
+    "flalliance_reconcile_stage_seconds",
+    "Wall time of each stage of a reconcile pass",
+    ["stage"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 API_REQUESTS = Counter("flalliance_kube_requests_total", "Kubernetes API requests made by the reconciler")
 
 

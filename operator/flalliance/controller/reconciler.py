@@ -92,6 +92,34 @@ class TaskReconciler:
     _revealed: set[tuple[str, int]] = field(default_factory=set)
     _reported: set[str] = field(default_factory=set)
     _failures: int = 0
+    _sent: int = 0
+    # Secrets and PVCs change rarely; re-reading them every pass would cost 2 requests per participant.
+    cache_seconds: float = 30.0
+    _cache: dict[tuple[str, ...], tuple[float, Any]] = field(default_factory=dict)
+
+    def _cached(self, key: tuple[str, ...], load: Any) -> Any:
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = load()
+        self._cache[key] = (now + self.cache_seconds, value)
+        return value
+
+    def _account(self, ref: Any, what: str) -> LocalAccount:
+        """The account of a key Secret (cached); raises KubeProblem/ValueError like the read itself."""
+
+        def load() -> Any:
+            try:
+                return Account.from_key(self.kube.read_secret_key(self.namespace, ref, what=what))
+            except (KubeProblem, ValueError) as exc:
+                return exc
+
+        value = self._cached(("secret", ref.name, ref.key), load)
+        if isinstance(value, Exception):
+            raise value
+        account: LocalAccount = value
+        return account
 
     # ---- chain clients
     def _client(self, spec: FLTaskSpec, account: LocalAccount | None) -> ChainClient:
@@ -121,6 +149,7 @@ class TaskReconciler:
         return delay
 
     def _reconcile(self, obj: dict[str, Any]) -> float:
+        pass_started = time.monotonic()
         meta = obj["metadata"]
         generation = int(meta.get("generation", 0))
         deleting = bool(meta.get("deletionTimestamp"))
@@ -158,6 +187,8 @@ class TaskReconciler:
             except ChainError as exc:
                 problems.append(Problem("ChainReachable", _chain_reason(exc), str(exc)))
         jobs = self.kube.list_jobs(self.namespace, self.name)
+        observed = time.monotonic()
+        metrics.RECONCILE_SECONDS.labels("observe").observe(observed - pass_started)
         task_view = TaskView(
             name=self.name,
             namespace=self.namespace,
@@ -167,6 +198,7 @@ class TaskReconciler:
             creates_contract=spec.arena_task_id is not None,
         )
         creating = False
+        self._sent = 0
         if client is not None and not problems:
             actions = plan(task_view, chain, [p.view for p in participants], jobs, needs_close=needs_close)
             for action in actions:
@@ -178,14 +210,19 @@ class TaskReconciler:
                     previous.contract_address = address
                     continue
                 self._act(action, obj, spec, client, task, chain, participants, jobs, problems)
+        acted = time.monotonic()
+        metrics.RECONCILE_SECONDS.labels("act").observe(acted - observed)
         summaries = previous.rounds
         if task is not None and chain is not None:
             summaries = self._summaries(task, previous)
         self._write_status(obj, previous, generation, chain, logic_hash, problems, summaries, creating)
         if chain is not None:
             self._write_participants(chain, participants)
+        metrics.RECONCILE_SECONDS.labels("status").observe(time.monotonic() - acted)
         if chain is None:
             return self.poll_idle
+        if self._sent:
+            return 0.0  # the chain moved: the next step (finalize, next round, ...) may be open already
         if chain.ended and not any(s.claimable or (s.joined and not s.withdrawn) for s in chain.seats):
             return 30.0
         return self.poll_active if chain.status.value in ("Enrolling", "Running") else self.poll_idle
@@ -193,11 +230,7 @@ class TaskReconciler:
     # ---- inputs
     def _operator_account(self, spec: FLTaskSpec, problems: list[Problem]) -> LocalAccount | None:
         try:
-            key = self.kube.read_secret_key(
-                self.namespace, spec.chain.operator_key_secret, what="spec.chain.operatorKeySecret"
-            )
-            account: LocalAccount = Account.from_key(key)
-            return account
+            return self._account(spec.chain.operator_key_secret, "spec.chain.operatorKeySecret")
         except KubeProblem as exc:
             problems.append(Problem("Ready", exc.reason, exc.message))
         except ValueError:
@@ -216,7 +249,10 @@ class TaskReconciler:
             problems.append(Problem("Ready", "InvalidTrainingLogic", f"spec.trainingLogic.inline: {exc}"))
             return None
         data = canonical_json(parsed)
-        digest = hashlib.sha256(data).digest()
+        digest = "0x" + hashlib.sha256(data).hexdigest()
+        stored = ("stored", spec.store.url, digest)
+        if stored in self._cache:  # published once per operator process; puts are idempotent anyway
+            return digest
         try:
             from flalliance.store import open_store
 
@@ -224,7 +260,8 @@ class TaskReconciler:
         except Exception as exc:
             problems.append(Problem("Ready", "StoreUnavailable", f"spec.store.url {spec.store.url}: {exc}"))
             return None
-        return "0x" + digest.hex()
+        self._cache[stored] = (float("inf"), True)
+        return digest
 
     def _participants(self, spec: FLTaskSpec) -> list[_Participant]:
         out = []
@@ -245,14 +282,18 @@ class TaskReconciler:
             stake = fml_to_wei(pspec.stake)
             account, problem = None, None
             try:
-                key = self.kube.read_secret_key(self.namespace, pspec.wallet_secret, what="spec.walletSecret")
-                account = Account.from_key(key)
+                account = self._account(pspec.wallet_secret, "spec.walletSecret")
             except KubeProblem as exc:
                 problem = exc.message
             except ValueError:
                 problem = f"spec.walletSecret: Secret {pspec.wallet_secret.name} holds no valid private key"
             claim = pspec.dataset.persistent_volume_claim
-            if problem is None and claim and not self.kube.pvc_exists(self.namespace, claim):
+            exists = (
+                self._cached(("pvc", claim), lambda c=claim: self.kube.pvc_exists(self.namespace, c))
+                if claim
+                else True
+            )
+            if problem is None and not exists:
                 problem = f"spec.dataset.persistentVolumeClaim: PVC {self.namespace}/{claim} not found"
             if problem is None and stake < fml_to_wei(spec.min_stake):
                 problem = f"spec.stake {pspec.stake} is below the task's minimum stake {spec.min_stake}"
@@ -357,7 +398,9 @@ class TaskReconciler:
     def _tx(self, method: str, send: Any) -> Any:
         started = time.monotonic()
         try:
-            return send()
+            result = send()
+            self._sent += 1
+            return result
         finally:
             metrics.TX_SECONDS.labels(method).observe(time.monotonic() - started)
 

@@ -29,6 +29,14 @@ class ApiServerError(RuntimeError):
     """A component did not start; the message names it and the log to read."""
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Linux: the kernel stops the server if the test process dies without cleaning up (SIGKILL, timeout)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -80,7 +88,13 @@ class LocalApiServer:
     def _spawn(self, name: str, args: list[str]) -> None:
         logf = self.workdir / f"{name}.log"
         with logf.open("wb") as out:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
         self._procs.append((name, proc, logf))
 
     def _wait(self, name: str, probe: str, timeout: float, headers: dict[str, str] | None = None) -> None:

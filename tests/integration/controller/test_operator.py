@@ -8,9 +8,7 @@ reported in conditions and recovered from; deletion through the finalizer.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -29,6 +27,7 @@ from flalliance.chain.task import TaskClient
 from flalliance.chain.token import TokenClient
 from flalliance.fl.datasets import load_builtin
 from flalliance.fl.partition import PartitionRecord, dirichlet, write_partitions
+from flalliance.testing.operator_thread import OperatorThread
 
 pytestmark = pytest.mark.integration
 
@@ -38,41 +37,6 @@ SPEC = {
     "training": {"epochs": 2, "batch_size": 16, "optimizer": {"kind": "sgd", "learning_rate": 0.1}},
 }
 GROUP, VERSION = "flalliance.io", "v1alpha1"
-
-
-class Operator:
-    """kopf with the project's handlers in a background thread; start/stop at will (restart tests)."""
-
-    def __init__(self, api: client.ApiClient, namespace: str) -> None:
-        self.api, self.namespace = api, namespace
-        self.thread: threading.Thread | None = None
-        self.stop_flag: threading.Event | None = None
-
-    def start(self) -> None:
-        import kopf
-
-        from flalliance.controller import handlers
-
-        handlers.configure_api(self.api)
-        self.stop_flag = threading.Event()
-        ready = threading.Event()
-        flag = self.stop_flag
-
-        def run() -> None:
-            asyncio.run(
-                kopf.operator(standalone=True, namespaces=[self.namespace], stop_flag=flag, ready_flag=ready)
-            )
-
-        self.thread = threading.Thread(target=run, name="operator", daemon=True)
-        self.thread.start()
-        assert ready.wait(30), "operator did not start"
-
-    def stop(self) -> None:
-        if self.thread is not None and self.stop_flag is not None:
-            self.stop_flag.set()
-            self.thread.join(60)
-            assert not self.thread.is_alive(), "operator did not stop"
-            self.thread = None
 
 
 @pytest.fixture
@@ -217,7 +181,7 @@ def test_operator_runs_a_task_to_completion_and_survives_a_restart(
     kube_api: client.ApiClient, ns: str, world: dict[str, Any], make_kubelet: Any
 ) -> None:
     kubelet = make_kubelet(ns, world["data_dirs"])
-    operator = Operator(kube_api, ns)
+    operator = OperatorThread(kube_api, ns)
     create(kube_api, ns, "fltasks", fltask(world))
     for i in range(4):
         create(kube_api, ns, "participants", participant(i))
@@ -301,7 +265,7 @@ def test_a_killed_worker_pod_is_retried_and_the_round_completes(
     kube_api: client.ApiClient, ns: str, world: dict[str, Any], make_kubelet: Any
 ) -> None:
     kubelet = make_kubelet(ns, world["data_dirs"])
-    operator = Operator(kube_api, ns)
+    operator = OperatorThread(kube_api, ns)
     create(kube_api, ns, "fltasks", fltask(world, rounds=1))
     for i in range(4):
         create(kube_api, ns, "participants", participant(i))
@@ -331,7 +295,7 @@ def test_missing_secret_is_reported_then_recovered(
 ) -> None:
     core = client.CoreV1Api(kube_api)
     core.delete_namespaced_secret("operator-key", ns)
-    operator = Operator(kube_api, ns)
+    operator = OperatorThread(kube_api, ns)
     create(kube_api, ns, "fltasks", fltask(world, rounds=1))
     operator.start()
     try:
@@ -362,7 +326,7 @@ def test_missing_secret_is_reported_then_recovered(
 def test_deleting_a_task_removes_its_jobs_through_the_finalizer(
     kube_api: client.ApiClient, ns: str, world: dict[str, Any], tmp_path: Path
 ) -> None:
-    operator = Operator(kube_api, ns)
+    operator = OperatorThread(kube_api, ns)
     create(kube_api, ns, "fltasks", fltask(world, rounds=1))
     for i in range(4):
         create(kube_api, ns, "participants", participant(i))
@@ -392,7 +356,7 @@ def test_deleting_a_task_removes_its_jobs_through_the_finalizer(
 def test_invalid_inline_training_logic_is_a_condition_naming_the_field(
     kube_api: client.ApiClient, ns: str, world: dict[str, Any]
 ) -> None:
-    operator = Operator(kube_api, ns)
+    operator = OperatorThread(kube_api, ns)
     bad = fltask(world, trainingLogic={"inline": {**SPEC, "model": {"kind": "transformer"}}})
     create(kube_api, ns, "fltasks", bad)
     operator.start()

@@ -1,0 +1,441 @@
+"""Operator overhead per round and Kubernetes API requests per round (issue: the operator benchmark).
+
+A real etcd + kube-apiserver and a real anvil; the operator (`flalliance operator`) in its own process;
+"fast Jobs": a kubelet stand-in completes each worker Job at once by sending the Job's chain transaction
+itself (a dummy model hash, an always-accept vote sealed for the operator to reveal), so the round's wall
+time is almost all operator and chain overhead. For each round it reports:
+  overhead      = round wall time - its longest Job (the issue's definition)
+  path overhead = round wall time - the Jobs on the critical path (longest pioneer + train + validate)
+and the API requests the reconciler made per round.
+
+    .venv/bin/python bench/operator/run.py --participants 10 50 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import platform
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client, config
+
+from flalliance.chain.arena import ArenaClient
+from flalliance.chain.client import ChainClient
+from flalliance.chain.commitment import vote_commitment
+from flalliance.chain.deploy import deploy_system
+from flalliance.chain.devchain import Anvil
+from flalliance.chain.harness import ETHER, derived_accounts
+from flalliance.chain.keys import dev_account
+from flalliance.chain.task import TaskClient
+from flalliance.chain.token import TokenClient
+from flalliance.sealed_vote import VoteOpening, derive_salt, seal
+from flalliance.testing.apiserver import LocalApiServer, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+GROUP, VERSION = "flalliance.io", "v1alpha1"
+SPEC = {
+    "dataset": {"source": "participant", "feature_shape": [64], "num_classes": 10},
+    "model": {"kind": "logreg"},
+    "training": {"epochs": 1, "batch_size": 16, "optimizer": {"kind": "sgd", "learning_rate": 0.1}},
+}
+
+
+@dataclass
+class FastKubelet:
+    """Completes each worker Job at once by doing its on-chain step directly (no training)."""
+
+    api: client.ApiClient
+    namespace: str
+    rpc_url: str
+    chain_id: int
+    keys: dict[str, bytes]  # Secret name -> private key
+    handled: set[str] = field(default_factory=set)
+    durations: dict[str, float] = field(default_factory=dict)  # Job name -> seconds
+    started: dict[str, float] = field(default_factory=dict)
+    clients: dict[bytes, ChainClient] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.core = client.CoreV1Api(self.api)
+        self.batch = client.BatchV1Api(self.api)
+
+    def step(self) -> None:
+        for job in self.batch.list_namespaced_job(self.namespace).items:
+            name = job.metadata.name
+            if name in self.handled:
+                continue
+            self.handled.add(name)
+            start = time.monotonic()
+            self.started[name] = start
+            message = self._run(job)
+            self._complete(job, message)
+            self.durations[name] = time.monotonic() - start
+
+    def _run(self, job: Any) -> str:
+        container = job.spec.template.spec.containers[0]
+        env = {e.name: e.value for e in container.env}
+        kind, round_ = container.args[0], int(container.args[2])
+        secret = next(v for v in job.spec.template.spec.volumes if v.name == "wallet").secret.secret_name
+        key = self.keys[secret]
+        if key not in self.clients:
+            from eth_account import Account
+
+            self.clients[key] = ChainClient(self.rpc_url, Account.from_key(key), chain_id=self.chain_id)
+        task = TaskClient(self.clients[key], env["FLALLIANCE_TASK"])
+        model = secrets.token_bytes(32)
+        if kind == "pioneer":
+            task.submit_pioneer(model)
+            return json.dumps({"status": "done"})
+        if kind == "train":
+            task.propose(model, 100)
+            return json.dumps({"status": "done"})
+        voter = str(self.clients[key].address)
+        count = len(task.proposals(round_))
+        salt = derive_salt(key, task.address, round_, voter)
+        agg = "0x" + model.hex()
+        verdicts = (1 << count) - 1
+        task.commit_vote(vote_commitment(task.address, round_, voter, agg, 1, verdicts, salt))
+        opening = VoteOpening(
+            task=task.address,
+            round=round_,
+            voter=voter,
+            aggregate_hash=agg,
+            score=1,
+            verdicts=verdicts,
+            salt=salt,
+            accuracy=0.9,
+        )
+        return json.dumps({"status": "done", "sealed_vote": seal(opening, key)})
+
+    def _complete(self, job: Any, message: str) -> None:
+        now = datetime.now(UTC).isoformat()
+        name = job.metadata.name
+        self.core.create_namespaced_pod(
+            self.namespace,
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": f"{name}-0", "labels": {"job-name": name}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "worker", "image": "worker"}]},
+            },
+        )
+        state = {"terminated": {"exitCode": 0, "message": message, "reason": "Completed"}}
+        self.core.patch_namespaced_pod_status(
+            f"{name}-0",
+            self.namespace,
+            {
+                "status": {
+                    "phase": "Succeeded",
+                    "containerStatuses": [
+                        {
+                            "name": "worker",
+                            "image": "worker",
+                            "imageID": "",
+                            "ready": False,
+                            "restartCount": 0,
+                            "state": state,
+                        }
+                    ],
+                }
+            },
+        )
+        conds = [
+            {"type": t, "status": "True", "lastTransitionTime": now, "lastProbeTime": now}
+            for t in ("SuccessCriteriaMet", "Complete")
+        ]
+        self.batch.patch_namespaced_job_status(
+            name,
+            self.namespace,
+            {"status": {"startTime": now, "completionTime": now, "succeeded": 1, "conditions": conds}},
+        )
+
+
+class OperatorProcess:
+    """The real `flalliance operator` command in its own process, as deployed (minus leader election)."""
+
+    def __init__(self, kubeconfig: Path, namespace: str, log: Path) -> None:
+        self.kubeconfig, self.namespace, self.log = kubeconfig, namespace, log
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "flalliance.cli",
+                    "operator",
+                    f"--kubeconfig={self.kubeconfig}",
+                    f"--namespace={self.namespace}",
+                    "--no-leader-election",
+                    f"--metrics-port={self.port}",
+                    "--health-port=0",
+                    "--log-level=WARNING",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                self.api_requests()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"operator did not start; see {self.log}")
+
+    def metrics(self) -> dict[str, float]:
+        url = f"http://127.0.0.1:{self.port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            text = resp.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line.startswith("flalliance_") and " " in line:
+                name, value = line.rsplit(" ", 1)
+                out[name] = float(value)
+        return out
+
+    def api_requests(self) -> float:
+        return self.metrics().get("flalliance_kube_requests_total", 0.0)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def run_size(n: int, rounds: int, workdir: Path) -> dict[str, Any]:
+    server = LocalApiServer(workdir / f"apiserver-{n}")
+    server.start()
+    try:
+        api = config.new_client_from_config(str(server.kubeconfig))
+        ext = client.ApiextensionsV1Api(api)
+        for path in sorted((REPO / "crds").glob("*.yaml")):
+            ext.create_custom_resource_definition(yaml.safe_load(path.read_text()))
+        time.sleep(1.0)
+        with Anvil() as node:
+            return _run(n, rounds, api, node, workdir, server.kubeconfig)
+    finally:
+        server.stop()
+
+
+def _run(
+    n: int, rounds: int, api: client.ApiClient, node: Anvil, workdir: Path, kubeconfig: Path
+) -> dict[str, Any]:
+    owner = ChainClient(node.rpc_url, dev_account(0), chain_id=node.chain_id)
+    system = deploy_system(owner)
+    arena = ArenaClient(owner, system.arena)
+    arena.register(1, 1_000 * ETHER)
+    arena.finish(1, b"\x22" * 32)
+    token = TokenClient(owner, system.token)
+    assert owner.address is not None
+    token.mint(owner.address, 10_000 * ETHER)
+    ns = "bench"
+    core = client.CoreV1Api(api)
+    core.create_namespace({"metadata": {"name": ns}})
+    custom = client.CustomObjectsApi(api)
+    keys: dict[str, bytes] = {}
+
+    def secret(name: str, key: bytes) -> None:
+        keys[name] = key
+        data = base64.b64encode(("0x" + key.hex()).encode()).decode()
+        core.create_namespaced_secret(ns, {"metadata": {"name": name}, "data": {"privateKey": data}})
+
+    secret("operator-key", bytes(dev_account(0).key))
+    accounts = derived_accounts(n, label=f"bench-operator-{n}")
+    for i, account in enumerate(accounts):
+        owner.set_balance(account.address, 100 * ETHER)
+        token.mint(account.address, 100 * ETHER)
+        secret(f"wallet-{i}", bytes(account.key))
+        core.create_namespaced_persistent_volume_claim(
+            ns,
+            {
+                "metadata": {"name": f"data-{i}"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            },
+        )
+    store = workdir / f"store-{n}"
+    store.mkdir()
+    custom.create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        ns,
+        "fltasks",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "FLTask",
+            "metadata": {"name": "bench"},
+            "spec": {
+                "chain": {
+                    "rpcUrl": node.rpc_url,
+                    "chainId": node.chain_id,
+                    "factoryAddress": system.factory,
+                    "operatorKeySecret": {"name": "operator-key"},
+                },
+                "arenaTaskId": 1,
+                "trainingLogic": {"inline": SPEC},
+                "rounds": rounds,
+                "minParticipants": n,
+                "maxParticipants": n,
+                "proposerFraction": 0.3,
+                "minStake": "10",
+                "phaseDurations": {
+                    "join": 3600,
+                    "pioneer": 600,
+                    "propose": 600,
+                    "commit": 600,
+                    "reveal": 600,
+                },
+                "maxLifetimeSeconds": 86400,
+                "store": {"url": f"file://{store}"},
+            },
+        },
+    )
+    for i in range(n):
+        custom.create_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            ns,
+            "participants",
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "Participant",
+                "metadata": {"name": f"p{i}"},
+                "spec": {
+                    "taskRef": {"name": "bench"},
+                    "walletSecret": {"name": f"wallet-{i}"},
+                    "stake": "20",
+                    "dataset": {"persistentVolumeClaim": f"data-{i}"},
+                },
+            },
+        )
+    kubelet = FastKubelet(api, ns, node.rpc_url, node.chain_id, keys)
+    operator = OperatorProcess(kubeconfig, ns, workdir / f"operator-{n}.log")
+    requests_at: dict[int, float] = {}
+    starts: dict[int, float] = {}
+    ends: dict[int, float] = {}
+    t0 = time.monotonic()
+    operator.start()
+    try:
+        task: TaskClient | None = None
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            kubelet.step()
+            if task is None:
+                status = custom.get_namespaced_custom_object(GROUP, VERSION, ns, "fltasks", "bench").get(
+                    "status", {}
+                )
+                if status.get("contractAddress"):
+                    task = TaskClient(owner, status["contractAddress"])
+                time.sleep(0.02)
+                continue
+            state = task.state()
+            now = time.monotonic()
+            if state.round_started and state.round not in starts:
+                starts[state.round] = now
+                requests_at[state.round] = operator.api_requests()
+            for r in range(state.finalized_rounds):
+                if r not in ends and r in starts:
+                    ends[r] = now
+                    requests_at[-(r + 1)] = operator.api_requests()
+            if state.finalized_rounds >= rounds:
+                break
+            time.sleep(0.02)
+        else:
+            raise RuntimeError(f"{n} participants: task did not finish; rounds done {sorted(ends)}")
+        stages = operator.metrics()
+    finally:
+        operator.stop()
+    total = time.monotonic() - t0
+    passes = stages.get('flalliance_reconcile_stage_seconds_count{stage="observe"}', 0.0)
+    stage_means = {
+        stage: round(
+            stages.get(f'flalliance_reconcile_stage_seconds_sum{{stage="{stage}"}}', 0.0) / max(passes, 1), 4
+        )
+        for stage in ("observe", "act", "status")
+    }
+    per_round = []
+    for r in sorted(ends):
+        jobs = {k: v for k, v in kubelet.durations.items() if f"-r{r}-" in k}
+        longest = max(jobs.values(), default=0.0)
+        path = sum(
+            max((v for k, v in jobs.items() if f"-{kind}-" in k), default=0.0)
+            for kind in ("pioneer", "train", "validate")
+        )
+        wall = ends[r] - starts[r]
+        per_round.append(
+            {
+                "round": r,
+                "wall_s": round(wall, 3),
+                "jobs": len(jobs),
+                "longest_job_s": round(longest, 3),
+                "overhead_s": round(wall - longest, 3),
+                "path_overhead_s": round(wall - path, 3),
+                "api_requests": int(requests_at[-(r + 1)] - requests_at[r]),
+            }
+        )
+    return {
+        "participants": n,
+        "rounds": rounds,
+        "total_s": round(total, 2),
+        "median_overhead_s": round(statistics.median(x["overhead_s"] for x in per_round), 3),
+        "median_path_overhead_s": round(statistics.median(x["path_overhead_s"] for x in per_round), 3),
+        "median_api_requests_per_round": statistics.median(x["api_requests"] for x in per_round),
+        "reconcile_passes_per_round": round(passes / rounds, 1),
+        "mean_pass_stage_s": stage_means,
+        "per_round": per_round,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--participants", type=int, nargs="+", default=[10, 50])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "operator.json")
+    args = parser.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.participants:
+            print(f"== {n} participants, {args.rounds} rounds", flush=True)
+            res = run_size(n, args.rounds, Path(tmp))
+            print(json.dumps({k: v for k, v in res.items() if k != "per_round"}), flush=True)
+            results.append(res)
+    targets = {10: 2.0, 50: 5.0}
+    out = {
+        "benchmark": "operator overhead per round",
+        "command": "python bench/operator/run.py " + " ".join(sys.argv[1:]),
+        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+        "targets_s": {str(k): v for k, v in targets.items()},
+        "results": results,
+    }
+    for res in results:
+        target = targets.get(res["participants"])
+        if target is not None:
+            res["target_met"] = res["median_overhead_s"] <= target
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
