@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -80,6 +81,30 @@ def register(subparsers: Any) -> None:
         help="whole FML per funded account (default: %(default)s)",
     )
     deploy.add_argument("--out", type=Path, default=None, help="also write the JSON to this file")
+    deploy.add_argument(
+        "--arena-tasks",
+        type=int,
+        default=0,
+        help="register and finish AI Arena tasks 1..N (dev chains: tasks to derive FL tasks from)",
+    )
+    deploy.add_argument(
+        "--arena-reward",
+        type=int,
+        default=1_000,
+        help="whole FML allocated to each Arena task (default: %(default)s)",
+    )
+    deploy.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        help="seconds to wait for the RPC endpoint to answer (default: none)",
+    )
+    deploy.add_argument(
+        "--configmap",
+        default=None,
+        help="NAMESPACE/NAME: publish the addresses in this ConfigMap (in-cluster); an existing deployment "
+        "recorded there is reused, so re-running the deployer Job is harmless",
+    )
     deploy.set_defaults(func=_deploy)
 
 
@@ -152,6 +177,11 @@ def _deploy(args: argparse.Namespace) -> int:
     from flalliance.chain.errors import ChainError
 
     try:
+        _wait_for_rpc(args.rpc_url, args.wait)
+        existing = _published(args.configmap, args.rpc_url) if args.configmap else None
+        if existing is not None:
+            print(json.dumps(existing, indent=2))
+            return 0
         result = deploy_and_fund(
             args.rpc_url,
             key_file=args.key_file,
@@ -159,7 +189,11 @@ def _deploy(args: argparse.Namespace) -> int:
             reward_share_bps=args.reward_share_bps,
             fund_accounts=args.fund_accounts,
             fund_amount=args.fund_amount,
+            arena_tasks=args.arena_tasks,
+            arena_reward=args.arena_reward,
         )
+        if args.configmap:
+            _publish(args.configmap, result)
     except (ChainError, ValueError, OSError) as exc:
         print(f"flalliance chain deploy: {exc}", file=sys.stderr)
         return 1
@@ -179,6 +213,8 @@ def deploy_and_fund(
     reward_share_bps: int = 10_000,
     fund_accounts: int = 10,
     fund_amount: int = 1_000_000,
+    arena_tasks: int = 0,
+    arena_reward: int = 1_000,
 ) -> dict[str, Any]:
     """Deploy the system with ``deploy_system`` and mint ``fund_amount`` FML to dev accounts; a JSON dict."""
     from flalliance.chain.client import ChainClient
@@ -210,12 +246,75 @@ def deploy_and_fund(
         address = dev_account(index).address
         client.transact(token.functions.mint(address, fund_amount * unit))
         funded.append({"address": address, "fml": str(client.call(token.functions.balanceOf(address)))})
+    from eth_utils.crypto import keccak
+
+    from flalliance.chain.arena import ArenaClient
+    from flalliance.chain.harness import ETHER
+
+    arena = ArenaClient(client, system.arena)
+    registered = []
+    for arena_id in range(1, arena_tasks + 1):
+        if not arena.task(arena_id).exists:
+            arena.register(arena_id, arena_reward * ETHER)
+            arena.finish(arena_id, bytes(keccak(f"flalliance-dev-arena-model/{arena_id}".encode())))
+        registered.append(arena_id)
     return {
+        "arena_tasks": registered,
         "rpc_url": rpc_url,
         "deployer": client.address,
         **system.model_dump(mode="json"),
         "funded": funded,
     }
+
+
+def _wait_for_rpc(rpc_url: str, seconds: float) -> None:
+    """Retry until the endpoint answers (a deployer Job may start before the chain's pod is ready)."""
+    from flalliance.chain.client import ChainClient
+    from flalliance.chain.errors import ChainError
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            ChainClient(rpc_url)
+            return
+        except ChainError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(1.0)
+
+
+def _configmap_api(ref: str) -> tuple[Any, str, str]:
+    from kubernetes import client, config
+
+    namespace, _, name = ref.partition("/")
+    if not namespace or not name:
+        raise ValueError(f"--configmap must be NAMESPACE/NAME, got {ref!r}")
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    return client.CoreV1Api(), namespace, name
+
+
+def _published(ref: str, rpc_url: str) -> dict[str, Any] | None:
+    """The deployment recorded in the ConfigMap, if its factory still has code on this chain."""
+    from flalliance.chain.client import ChainClient
+
+    api, namespace, name = _configmap_api(ref)
+    data = api.read_namespaced_config_map(name, namespace).data or {}
+    if "deployment.json" not in data:
+        return None
+    recorded: dict[str, Any] = json.loads(data["deployment.json"])
+    code = ChainClient(rpc_url).w3.eth.get_code(recorded["factory"])
+    return recorded if len(code) > 0 else None
+
+
+def _publish(ref: str, result: dict[str, Any]) -> None:
+    api, namespace, name = _configmap_api(ref)
+    keys = ("token", "arena", "factory", "task_implementation", "randomness", "chain_id", "rpc_url")
+    data = {k: str(result[k]) for k in keys if k in result}
+    data["deployment.json"] = json.dumps(result, indent=2)
+    api.patch_namespaced_config_map(name, namespace, {"data": data})
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -57,3 +57,26 @@ def test_deploy_errors_are_one_clear_line(chain: ChainClient, capsys: pytest.Cap
     assert "serves chain id 31337, but chain id 5 was expected" in capsys.readouterr().err
     assert main(["chain", "deploy", "--rpc-url", chain.rpc_url, "--reward-share-bps", "0"]) == 1
     assert "reward_share_bps" in capsys.readouterr().err
+
+
+def test_deploy_registers_finished_arena_tasks(
+    chain: ChainClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["chain", "deploy", "--rpc-url", chain.rpc_url, "--fund-accounts", "1", "--arena-tasks", "2"]
+    assert main([*argv, "--arena-reward", "300", "--wait", "5"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["arena_tasks"] == [1, 2]
+    from flalliance.chain.arena import ArenaClient
+
+    arena = ArenaClient(chain, printed["arena"])
+    for arena_id in (1, 2):
+        task = arena.task(arena_id)
+        assert task.exists and task.finished and task.total_reward == 300 * 10**18
+
+
+def test_deploy_waits_for_the_endpoint_then_fails_clearly(capsys: pytest.CaptureFixture[str]) -> None:
+    from flalliance.chain.devchain import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["chain", "deploy", "--rpc-url", url, "--wait", "1.5"]) == 1
+    assert url in capsys.readouterr().err
