@@ -1,0 +1,153 @@
+"""The Helm chart: lint, render and check what it grants (`helm lint` / `helm template`, no cluster)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[3]
+CHART = REPO / "charts" / "flalliance"
+
+
+@pytest.fixture(scope="module")
+def helm() -> str:
+    out = subprocess.run(
+        ["bash", str(REPO / "hack" / "build-tools.sh"), "--path", "helm"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return str(Path(out.stdout.strip().splitlines()[-1]) / "helm")
+
+
+def render(helm: str, *sets: str, ok: bool = True) -> list[dict[str, Any]] | str:
+    args = [helm, "template", "rel", str(CHART), "--namespace", "flalliance-system"]
+    for s in sets:
+        args += ["--set", s]
+    out = subprocess.run(args, capture_output=True, text=True, check=False)
+    if not ok:
+        assert out.returncode != 0, out.stdout[:500]
+        return out.stderr
+    assert out.returncode == 0, out.stderr
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def kinds(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+ALL_ON = ("devChain.enabled=true", "store.enabled=true", "replicas=2")
+
+
+@pytest.mark.parametrize(
+    "sets", [(), ALL_ON, ("watchNamespaces={team-a,team-b}",)], ids=["default", "all", "ns"]
+)
+def test_helm_lint(helm: str, sets: tuple[str, ...]) -> None:
+    args = [helm, "lint", str(CHART), "--strict"]
+    for s in sets:
+        args += ["--set", s]
+    out = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_operator_pod_is_locked_down(helm: str) -> None:
+    docs = render(helm, *ALL_ON)
+    assert isinstance(docs, list)
+    [deploy] = [d for d in kinds(docs, "Deployment") if d["metadata"]["name"] == "rel-flalliance"]
+    pod = deploy["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    [container] = pod["containers"]
+    sc = container["securityContext"]
+    assert (
+        sc["readOnlyRootFilesystem"]
+        and not sc["allowPrivilegeEscalation"]
+        and sc["capabilities"]["drop"] == ["ALL"]
+    )
+    assert deploy["spec"]["replicas"] == 2
+    assert "--lease-name=rel-flalliance" in container["args"]
+    assert {"name": "store", "mountPath": "/artifacts"} in container["volumeMounts"]
+    for d in kinds(docs, "Deployment") + kinds(docs, "Job"):
+        for c in d["spec"]["template"]["spec"]["containers"]:
+            assert c["securityContext"]["readOnlyRootFilesystem"], d["metadata"]["name"]
+
+
+def _rules(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [r for d in kinds(docs, kind) for r in d["rules"]]
+
+
+def test_rbac_is_least_privilege(helm: str) -> None:
+    docs = render(helm)
+    assert isinstance(docs, list)
+    for rule in _rules(docs, "ClusterRole") + _rules(docs, "Role"):
+        assert "*" not in rule["verbs"] and "*" not in rule["resources"], rule
+        assert not {"escalate", "bind", "impersonate"} & set(rule["verbs"]), rule
+        if "secrets" in rule["resources"]:
+            assert rule["verbs"] == ["get"], rule
+    leases = [r for r in _rules(docs, "Role") if "leases" in r["resources"]]
+    assert leases and all(d["metadata"]["namespace"] == "flalliance-system" for d in kinds(docs, "Role"))
+
+
+def test_secrets_are_read_only_in_managed_namespaces(helm: str) -> None:
+    docs = render(helm, "watchNamespaces={team-a,team-b}")
+    assert isinstance(docs, list)
+    assert not any("secrets" in r["resources"] for r in _rules(docs, "ClusterRole"))
+    secret_roles = [d for d in kinds(docs, "Role") if any("secrets" in r["resources"] for r in d["rules"])]
+    assert sorted(d["metadata"]["namespace"] for d in secret_roles) == ["team-a", "team-b"]
+    [deploy] = kinds(docs, "Deployment")
+    args = deploy["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--namespace=team-a" in args and "--namespace=team-b" in args
+
+
+def test_dev_chain_deployer_can_only_patch_its_configmap(helm: str) -> None:
+    docs = render(helm, "devChain.enabled=true")
+    assert isinstance(docs, list)
+    [job] = kinds(docs, "Job")
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert (
+        args[:2] == ["chain", "deploy"]
+        and "--configmap=flalliance-system/rel-flalliance-devchain-addresses" in args
+    )
+    deployer = [d for d in kinds(docs, "Role") if d["metadata"]["name"].endswith("-deployer")]
+    assert deployer[0]["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": ["rel-flalliance-devchain-addresses"],
+            "verbs": ["get", "patch"],
+        }
+    ]
+    assert kinds(docs, "ConfigMap")[0]["metadata"]["name"] == "rel-flalliance-devchain-addresses"
+
+
+@pytest.mark.parametrize(
+    ("sets", "field"),
+    [
+        (("replicas=0",), "/replicas"),
+        (("replcas=2",), "replcas"),
+        (("metrics.port=70000",), "/metrics/port"),
+        (("logLevel=LOUD",), "/logLevel"),
+        (("store.size=lots",), "/store/size"),
+    ],
+)
+def test_bad_values_are_rejected_naming_the_field(helm: str, sets: tuple[str, ...], field: str) -> None:
+    err = render(helm, *sets, ok=False)
+    assert isinstance(err, str) and field in err, err
+
+
+def test_crds_ship_with_the_chart_and_match_the_generated_ones() -> None:
+    for path in (REPO / "crds").glob("*.yaml"):
+        assert (CHART / "crds" / path.name).read_text() == path.read_text()
+
+
+def test_helm_test_hook_checks_metrics_and_chain(helm: str) -> None:
+    docs = render(helm, "devChain.enabled=true")
+    assert isinstance(docs, list)
+    [test_pod] = [d for d in kinds(docs, "Pod") if d["metadata"]["annotations"].get("helm.sh/hook") == "test"]
+    args = test_pod["spec"]["containers"][0]["args"]
+    assert any(a.startswith("--metrics-url=") for a in args) and any(a.startswith("--rpc-url=") for a in args)
