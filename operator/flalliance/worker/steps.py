@@ -119,7 +119,7 @@ def validate(ctx: WorkerContext, round: int) -> Result:
             log.warning("proposal %s unreadable: %s", p.model_hash, exc)
             data = b""
         files.append(ProposalFile(digest, data, p.samples))
-    rv = validate_round(ctx.spec, global_tensors, files, ctx.test_split)
+    rv = validate_round(ctx.spec, global_tensors, files, ctx.test_split, train=ctx.train_split)
     accepted = {v.hash: v.accepted for v in rv.verdicts}
     verdicts = verdict_bitmap(accepted.get(hash_bytes(p.model_hash), False) for p in proposals)
     if rv.aggregate_bytes is not None:

@@ -1,0 +1,155 @@
+"""What a simulation runs: the dataset and model preset, the federation, the task parameters, who cheats.
+
+Plain pydantic, no torch or web3: the command line builds a :class:`SimConfig`, the runner executes it and
+the report records it verbatim, so every figure can be reproduced from the report alone.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from flalliance.fl.spec import (
+    DatasetSpec,
+    FedAvgSpec,
+    McMahan2NNSpec,
+    MLPSpec,
+    OptimizerSpec,
+    SeedsSpec,
+    TrainingLogicSpec,
+    TrainingSpec,
+)
+
+Preset = Literal["digits-mlp", "fmnist-2nn"]
+Behaviour = Literal[
+    "honest", "label_flip", "gaussian", "scaled", "sign_flip", "free_rider", "random", "absent"
+]
+PolicyName = Literal["per_proposal", "collective"]
+ATTACK_BEHAVIOURS: tuple[Behaviour, ...] = (
+    "label_flip",
+    "gaussian",
+    "scaled",
+    "sign_flip",
+    "free_rider",
+    "random",
+    "absent",
+)
+
+
+class SimConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    preset: Preset = "digits-mlp"
+    participants: int = Field(default=10, ge=2, le=64)
+    rounds: int = Field(default=10, ge=1, le=1000)
+    alpha: float = Field(default=0.5, gt=0, description="Dirichlet label-skew concentration")
+    partition_seed: int = Field(default=0, ge=0)
+    holdout: float = Field(default=0.2, gt=0, lt=1, description="held-out global test fraction (digits)")
+    subsample: int | None = Field(
+        default=None, ge=100, description="use this many training samples (stratified), e.g. Fashion-MNIST"
+    )
+    test_subsample: int | None = Field(default=None, ge=100, description="held-out samples evaluated")
+    # Behaviour per roster index (join order = index); unlisted participants are honest.
+    behaviours: dict[int, Behaviour] = Field(default_factory=dict)
+    policy: PolicyName = "per_proposal"
+    proposer_fraction_bps: int = Field(default=3_000, ge=1, le=9_999)
+    slash_bps: int = Field(default=1_000, ge=0, le=10_000)
+    stake_tokens: int = Field(default=100, ge=1, description="stake per participant, whole tokens")
+    reward_tokens: int = Field(default=1_000, ge=1, description="task reward pool, whole tokens")
+    epochs: int | None = Field(default=None, ge=1, le=100, description="override the preset's local epochs")
+    learning_rate: float | None = Field(default=None, gt=0, le=10)
+    aggregation: Literal["fedavg", "median", "trimmed_mean", "multi_krum"] = "fedavg"
+    # "accepted": each voter aggregates only the proposals it accepts (docs/results.md: measured better)
+    include: Literal["screened", "accepted", "all"] = "accepted"
+    init_seed: int = Field(default=0, ge=0)
+    train_seed: int = Field(default=0, ge=0)
+    phase_seconds: int = Field(default=3_600, ge=60, description="chain-time length of each phase")
+    stall_seconds: float = Field(
+        default=300.0, gt=0, description="wall seconds without progress before the clock is moved anyway"
+    )
+    poll_seconds: float = Field(default=0.25, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> SimConfig:
+        bad = [i for i in self.behaviours if not 0 <= i < self.participants]
+        if bad:
+            raise ValueError(f"behaviours: indices {bad} are outside 0..{self.participants - 1}")
+        return self
+
+    def behaviour(self, index: int) -> Behaviour:
+        return self.behaviours.get(index, "honest")
+
+    @property
+    def malicious(self) -> list[int]:
+        return sorted(i for i, b in self.behaviours.items() if b != "honest")
+
+
+def build_spec(cfg: SimConfig) -> TrainingLogicSpec:
+    """The training logic of the preset (the hash of its canonical JSON goes on chain)."""
+    from flalliance.fl.spec import AggregationSpec, MedianSpec, MultiKrumSpec, TrimmedMeanSpec
+
+    include = cfg.include
+    aggregation: AggregationSpec
+    if cfg.aggregation == "median":
+        aggregation = MedianSpec(include=include)
+    elif cfg.aggregation == "trimmed_mean":
+        aggregation = TrimmedMeanSpec(include=include)
+    elif cfg.aggregation == "multi_krum":
+        aggregation = MultiKrumSpec(include=include)
+    else:
+        aggregation = FedAvgSpec(include=include)
+    seeds = SeedsSpec(init=cfg.init_seed, train=cfg.train_seed)
+    if cfg.preset == "digits-mlp":
+        return TrainingLogicSpec(
+            dataset=DatasetSpec(source="participant", feature_shape=(64,), num_classes=10),
+            model=MLPSpec(hidden=(64,)),
+            training=TrainingSpec(
+                epochs=cfg.epochs or 3,
+                batch_size=16,
+                optimizer=OptimizerSpec(learning_rate=cfg.learning_rate or 0.1),
+            ),
+            aggregation=aggregation,
+            seeds=seeds,
+        )
+    return TrainingLogicSpec(
+        dataset=DatasetSpec(source="participant", feature_shape=(784,), num_classes=10),
+        model=McMahan2NNSpec(),
+        training=TrainingSpec(
+            epochs=cfg.epochs or 1,
+            batch_size=32,
+            optimizer=OptimizerSpec(learning_rate=cfg.learning_rate or 0.05),
+        ),
+        aggregation=aggregation,
+        seeds=seeds,
+    )
+
+
+def dataset_name(cfg: SimConfig) -> Literal["digits", "fashion_mnist"]:
+    return "digits" if cfg.preset == "digits-mlp" else "fashion_mnist"
+
+
+def parse_behaviours(items: list[str], participants: int) -> dict[int, Behaviour]:
+    """``INDEX=ATTACK`` items (``3=label_flip``), or ``ATTACK:COUNT`` for the last COUNT participants."""
+    out: dict[int, Behaviour] = {}
+    allowed = set(ATTACK_BEHAVIOURS) | {"honest"}
+    for item in items:
+        if "=" in item:
+            index, name = item.split("=", 1)
+            if not index.strip().isdigit():
+                raise ValueError(f"--malicious {item!r}: expected INDEX=ATTACK")
+            indices = [int(index)]
+        elif ":" in item:
+            name, count = item.split(":", 1)
+            if not count.strip().isdigit():
+                raise ValueError(f"--malicious {item!r}: expected ATTACK:COUNT")
+            indices = list(range(participants - int(count), participants))
+        else:
+            raise ValueError(f"--malicious {item!r}: expected INDEX=ATTACK or ATTACK:COUNT")
+        if name not in allowed:
+            raise ValueError(f"--malicious {item!r}: unknown behaviour {name!r} (one of {sorted(allowed)})")
+        for i in indices:
+            if not 0 <= i < participants:
+                raise ValueError(f"--malicious {item!r}: index {i} is outside 0..{participants - 1}")
+            out[i] = name  # type: ignore[assignment]
+    return out
