@@ -40,6 +40,7 @@ class ScreenReason(StrEnum):
     UPDATE_NORM = "update_norm_outlier"
     UPDATE_DIRECTION = "update_direction"
     LOSS_OUTLIER = "loss_outlier"
+    LOSS_REGRESSION = "loss_regression"
 
 
 @dataclass(frozen=True)
@@ -64,17 +65,27 @@ def _median_columns(vectors: Sequence[F64]) -> F64:
     return middle if n % 2 else (stacked[:, n // 2 - 1] + middle) / 2.0
 
 
-def update_stats(global_vector: F64, proposal_vectors: Sequence[F64], rule: ValidationSpec) -> UpdateStats:
-    """Norms and norm ratios against the median norm of all proposals; cosines against the coordinate-wise
+def update_stats(
+    global_vector: F64,
+    proposal_vectors: Sequence[F64],
+    rule: ValidationSpec,
+    *,
+    reference: Sequence[bool] | None = None,
+) -> UpdateStats:
+    """Norms and norm ratios against the median norm of the proposals; cosines against the coordinate-wise
     median of the updates whose norm is plausible (neither free rider nor outlier), so that a few huge
-    malicious updates cannot bend the reference direction."""
+    malicious updates cannot bend the reference direction.
+
+    ``reference`` (one flag per proposal) restricts the proposals the medians are taken over — the voter
+    passes those that do not regress its data, so that when attackers hold most of a round's few
+    proposals, their huge updates neither set the scale (honest updates would look like free riders) nor
+    the direction. Without any flagged proposal all are used."""
     updates = [p - global_vector for p in proposal_vectors]
     norms = [_norm(u) for u in updates]
-    median_norm = float(np.median(norms)) if norms else 0.0
+    keep = [i for i in range(len(updates)) if reference is None or reference[i]] or list(range(len(updates)))
+    median_norm = float(np.median([norms[i] for i in keep])) if norms else 0.0
     ratios = [n / median_norm if median_norm > 0 else (0.0 if n == 0 else math.inf) for n in norms]
-    plausible = [
-        u for u, r in zip(updates, ratios, strict=True) if rule.free_rider_ratio < r <= rule.max_norm_ratio
-    ]
+    plausible = [updates[i] for i in keep if rule.free_rider_ratio < ratios[i] <= rule.max_norm_ratio]
     median_update = _median_columns(plausible) if plausible else np.zeros_like(global_vector)
     median_update_norm = _norm(median_update)
     cosines = []
@@ -125,6 +136,19 @@ def loss_verdicts(rule: ValidationSpec, losses: Sequence[float]) -> list[ScreenR
     mad = 1.4826 * float(np.median(np.abs(values - centre)))
     limit = max(rule.loss_outlier_z * mad, rule.loss_outlier_floor)
     return [ScreenReason.LOSS_OUTLIER if v - centre > limit else None for v in losses]
+
+
+def regression_verdicts(
+    rule: ValidationSpec, losses: Sequence[float], baseline_loss: float
+) -> list[ScreenReason | None]:
+    """Reject proposals that make the voter's data worse than the current global model by more than
+    ``max(regression_floor, regression_ratio * L_G)`` nats. Needs no reference among the proposals, so it
+    works with any number of them and any share of attackers; honest updates trained on other classes
+    raise the voter's loss a little (forgetting), a label-flipped model raises it a lot."""
+    if rule.regression_floor is None:
+        return [None] * len(losses)
+    limit = max(rule.regression_floor, rule.regression_ratio * baseline_loss)
+    return [ScreenReason.LOSS_REGRESSION if v - baseline_loss > limit else None for v in losses]
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,16 @@ class ValidationSpec(_Strict):
     # z-score: relative to the round's other proposals, not to the global model; see docs/fl.md).
     loss_outlier_z: float = Field(default=3.5, gt=0)
     loss_outlier_floor: float = Field(default=0.1, ge=0)
+    # Regression check (added by the simulation benchmarks, docs/results.md): a proposal is rejected as
+    # loss_regression when it makes the voter's data worse than the current global model does:
+    # L_i - L_G > max(regression_floor, regression_ratio * L_G). Unlike the outlier check it needs no honest
+    # majority among the round's few proposals, so a label-flipped model is caught even when it is one of
+    # two or three. None disables it (the rule as first built).
+    regression_floor: float | None = Field(default=0.3, ge=0)
+    regression_ratio: float = Field(default=0.25, ge=0)
+    # Judge proposals (outlier and regression checks) on the voter's train split as well as its test split:
+    # 5x the samples, so far less noise. The aggregate vote is still measured on the test split only.
+    judge_on_train: bool = True
 
 
 class SeedsSpec(_Strict):

@@ -11,6 +11,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from flalliance.fl.aggregation import AggregationError, Proposal, aggregate
 from flalliance.fl.aggregation.base import flatten
 from flalliance.fl.dataset import Dataset
@@ -20,6 +22,7 @@ from flalliance.fl.scoring import (
     aggregate_vote,
     improvement,
     loss_verdicts,
+    regression_verdicts,
     screen,
     update_stats,
 )
@@ -84,13 +87,21 @@ def validate_round(
     test: Dataset,
     *,
     include: Inclusion | None = None,
+    train: Dataset | None = None,
 ) -> RoundValidation:
-    """Judge ``proposals`` against the current global model on this voter's private ``test`` split."""
+    """Judge ``proposals`` against the current global model on this voter's private ``test`` split.
+
+    With ``train`` (the voter's private train split) and ``validation.judge_on_train``, the per-proposal
+    loss checks use both splits (more samples, less noise); the aggregate vote always uses ``test``."""
     arch = architecture(spec)
     rule = spec.validation
     mode = include or spec.aggregation.include
     baseline = evaluate(spec, global_tensors, test)
     n_test = len(test)
+    judge = test
+    if train is not None and rule.judge_on_train and len(train):
+        judge = Dataset(np.concatenate([test.x, train.x]), np.concatenate([test.y, train.y]))
+    baseline_loss = metric_value(_LOSS, predict_logits(spec, global_tensors, judge), judge.y)
 
     verdicts: dict[bytes, Verdict] = {}
     good: list[Proposal] = []
@@ -106,19 +117,29 @@ def validate_round(
             continue
         good.append(Proposal(pf.hash, tensors, max(1, pf.num_samples)))
 
-    stats = update_stats(flatten(global_tensors), [flatten(p.tensors) for p in good], rule)
-    screening = screen(stats, rule)
     metrics, losses = [], []
     for p in good:
-        logits = predict_logits(spec, p.tensors, test)
-        metrics.append(metric_value(spec.metric, logits, test.y))
-        losses.append(metric_value(_LOSS, logits, test.y))
+        logits = predict_logits(spec, p.tensors, judge)
+        metrics.append(metric_value(spec.metric, logits[: len(test)], test.y))
+        losses.append(metric_value(_LOSS, logits, judge.y))
+    # The regression check needs the voter's train split as well: on a few dozen test samples alone the
+    # loss of one skewed honest update is too noisy to compare with the global model's (docs/results.md).
+    regressing = rule.regression_floor is not None and judge is not test
+    regress = regression_verdicts(rule, losses, baseline_loss) if regressing else [None] * len(losses)
+    stats = update_stats(
+        flatten(global_tensors),
+        [flatten(p.tensors) for p in good],
+        rule,
+        reference=[r is None for r in regress] if regressing else None,
+    )
+    screening = screen(stats, rule)
     perf = loss_verdicts(rule, [v for v, s in zip(losses, screening, strict=True) if s is None])
     perf_iter = iter(perf)
     for i, p in enumerate(good):
         reason = screening[i]
         if reason is None:
-            reason = next(perf_iter)
+            outlier = next(perf_iter)
+            reason = regress[i] or outlier
         verdicts[p.hash] = Verdict(
             p.hash,
             accepted=reason is None,
