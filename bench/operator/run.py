@@ -127,7 +127,10 @@ class FastKubelet:
             {
                 "apiVersion": "v1",
                 "kind": "Pod",
-                "metadata": {"name": f"{name}-0", "labels": {"job-name": name}},
+                "metadata": {
+                    "name": f"{name}-0",
+                    "labels": {**(job.spec.template.metadata.labels or {}), "job-name": name},
+                },
                 "spec": {"restartPolicy": "Never", "containers": [{"name": "worker", "image": "worker"}]},
             },
         )
@@ -357,7 +360,7 @@ def _run(
                     requests_at[-(r + 1)] = operator.api_requests()
             if state.finalized_rounds >= rounds:
                 break
-            time.sleep(0.02)
+            time.sleep(0.05)
         else:
             raise RuntimeError(f"{n} participants: task did not finish; rounds done {sorted(ends)}")
         stages = operator.metrics()

@@ -128,27 +128,51 @@ class Kube:
 
     # ---- jobs
     def list_jobs(self, namespace: str, task: str) -> list[JobView]:
+        """The task's Jobs as views. Raw JSON, not client models: a task accumulates Jobs round after round
+        and the client's model deserialization would dominate the pass."""
         self.requests.tick()
         selector = (
             f"{LABEL_TASK}={task},app.kubernetes.io/managed-by={MANAGED_BY['app.kubernetes.io/managed-by']}"
         )
-        jobs = self.batch.list_namespaced_job(namespace, label_selector=selector).items
-        return [self._job_view(namespace, job) for job in jobs]
+        resp = self.batch.list_namespaced_job(namespace, label_selector=selector, _preload_content=False)
+        items: list[dict[str, Any]] = json.loads(resp.data)["items"]
+        unread = [j for j in items if _finished(j) and j["metadata"]["uid"] not in self._results]
+        if unread:  # one request for all pods of the task, instead of one per newly finished Job
+            self._read_results(namespace, task, unread)
+        return [self._job_view(namespace, job) for job in items]
 
-    def _job_view(self, namespace: str, job: Any) -> JobView:
-        labels = job.metadata.labels or {}
-        status = job.status
+    def _read_results(self, namespace: str, task: str, jobs: list[dict[str, Any]]) -> None:
+        self.requests.tick()
+        resp = self.core.list_namespaced_pod(
+            namespace, label_selector=f"{LABEL_TASK}={task}", _preload_content=False
+        )
+        by_job: dict[str, list[dict[str, Any]]] = {}
+        for pod in json.loads(resp.data)["items"]:
+            job = (pod["metadata"].get("labels") or {}).get("job-name")
+            if job:
+                by_job.setdefault(job, []).append(pod)
+        for job in jobs:
+            found = _last_termination(by_job.get(job["metadata"]["name"], []))
+            if found != (None, None):
+                self._results[job["metadata"]["uid"]] = found
+
+    def _job_view(self, namespace: str, job: dict[str, Any]) -> JobView:
+        meta = job["metadata"]
+        labels = meta.get("labels") or {}
+        status = job.get("status") or {}
         state = JobState.ACTIVE
-        if status.succeeded:
+        if status.get("succeeded"):
             state = JobState.SUCCEEDED
-        elif any(c.type == "Failed" and c.status == "True" for c in (status.conditions or [])):
+        elif any(
+            c.get("type") == "Failed" and c.get("status") == "True" for c in status.get("conditions") or []
+        ):
             state = JobState.FAILED
         result: dict[str, Any] | None = None
         exit_code: int | None = None
         if state != JobState.ACTIVE:
-            result, exit_code = self._job_result(namespace, job)
+            result, exit_code = self._job_result(namespace, meta["name"], meta["uid"])
         return JobView(
-            name=job.metadata.name,
+            name=meta["name"],
             kind=JobKind(labels[LABEL_KIND]),
             round=int(labels[LABEL_ROUND]),
             participant=labels[LABEL_PARTICIPANT],
@@ -158,24 +182,15 @@ class Kube:
             exit_code=exit_code,
         )
 
-    def _job_result(self, namespace: str, job: Any) -> tuple[dict[str, Any] | None, int | None]:
+    def _job_result(self, namespace: str, name: str, uid: str) -> tuple[dict[str, Any] | None, int | None]:
         """The worker's JSON termination message and exit code, from the Job's last pod (cached)."""
-        uid = job.metadata.uid
         if uid in self._results:
             return self._results[uid]
         self.requests.tick()
-        pods = self.core.list_namespaced_pod(namespace, label_selector=f"job-name={job.metadata.name}").items
-        pods.sort(key=lambda p: p.metadata.creation_timestamp or datetime.min.replace(tzinfo=UTC))
-        found: tuple[dict[str, Any] | None, int | None] = (None, None)
-        for pod in reversed(pods):
-            for cs in (pod.status.container_statuses or []) if pod.status else []:
-                term = cs.state.terminated if cs.state else None
-                if term is None:
-                    continue
-                found = (_parse_result(term.message), term.exit_code)
-                break
-            if found != (None, None):
-                break
+        resp = self.core.list_namespaced_pod(
+            namespace, label_selector=f"job-name={name}", _preload_content=False
+        )
+        found = _last_termination(json.loads(resp.data)["items"])
         self._results[uid] = found
         return found
 
@@ -234,6 +249,23 @@ class Kube:
             self.core.create_namespaced_event(meta["namespace"], body)
         except ApiException as exc:  # pragma: no cover - depends on RBAC at run time
             log.warning("could not post event %s on %s: %s", reason, meta["name"], exc.reason)
+
+
+def _finished(job: dict[str, Any]) -> bool:
+    status = job.get("status") or {}
+    return bool(status.get("succeeded")) or any(
+        c.get("type") == "Failed" and c.get("status") == "True" for c in status.get("conditions") or []
+    )
+
+
+def _last_termination(pods: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, int | None]:
+    """(result, exit code) of the newest terminated container among a Job's pods."""
+    for pod in sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "", reverse=True):
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            term = (cs.get("state") or {}).get("terminated")
+            if term:
+                return _parse_result(term.get("message")), term.get("exitCode")
+    return None, None
 
 
 def _parse_result(message: str | None) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,8 @@ BENIGN_REVERTS = {
     "NotClosable",
 }
 STOP = -1.0
+# Concurrent API calls / transactions of one pass (Job creation, reveals, status writes).
+PARALLELISM = 8
 
 
 @dataclass
@@ -201,7 +204,18 @@ class TaskReconciler:
         self._sent = 0
         if client is not None and not problems:
             actions = plan(task_view, chain, [p.view for p in participants], jobs, needs_close=needs_close)
-            for action in actions:
+            # Jobs and reveals of different participants are independent (own accounts, own nonces):
+            # they run in parallel; everything else runs in plan order.
+            batch: list[Action] = []
+            for action in [*actions, None]:
+                if isinstance(action, CreateJob | Reveal):
+                    batch.append(action)
+                    continue
+                if batch:
+                    self._act_parallel(batch, obj, spec, client, task, chain, participants, jobs, problems)
+                    batch = []
+                if action is None:
+                    break
                 if isinstance(action, CreateTask):
                     creating = True
                     if logic_hash is None:
@@ -395,6 +409,19 @@ class TaskReconciler:
             metrics.TX_FAILURES.labels(kind, type(exc).__name__).inc()
             problems.append(Problem("ChainReachable", _chain_reason(exc), f"{kind}: {exc}"))
 
+    def _act_parallel(self, actions: list[Action], *args: Any) -> None:
+        spec, participants = args[1], args[5]
+        by_name = {p.name: p for p in participants}
+        for action in actions:  # create the clients up front: the cache is not shared across threads
+            p = by_name.get(getattr(action, "participant", ""))
+            if isinstance(action, Reveal) and p is not None and p.account is not None:
+                self._client(spec, p.account)
+        if len(actions) == 1:
+            self._act(actions[0], *args)
+            return
+        with ThreadPoolExecutor(max_workers=PARALLELISM) as pool:
+            list(pool.map(lambda a: self._act(a, *args), actions))
+
     def _tx(self, method: str, send: Any) -> Any:
         started = time.monotonic()
         try:
@@ -537,6 +564,7 @@ class TaskReconciler:
             self.kube.patch_status(self.namespace, "fltasks", self.name, new)
 
     def _write_participants(self, chain: ChainView, participants: list[_Participant]) -> None:
+        patches: list[tuple[str, dict[str, Any]]] = []
         for p in participants:
             seat = chain.seat(p.name)
             roles = list(p.status.roles)
@@ -567,7 +595,14 @@ class TaskReconciler:
                 roles=roles[-50:],
             )
             if status.to_k8s() != p.status.to_k8s():
-                self.kube.patch_status(self.namespace, "participants", p.name, status.to_k8s())
+                patches.append((p.name, status.to_k8s()))
+        if patches:
+            with ThreadPoolExecutor(max_workers=PARALLELISM) as pool:
+                list(
+                    pool.map(
+                        lambda item: self.kube.patch_status(self.namespace, "participants", *item), patches
+                    )
+                )
 
 
 def task_params(spec: FLTaskSpec) -> TaskParams:

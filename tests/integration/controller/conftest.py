@@ -152,7 +152,10 @@ class KubeletStandIn:
             {
                 "apiVersion": "v1",
                 "kind": "Pod",
-                "metadata": {"name": pod_name, "labels": {"job-name": name}},
+                "metadata": {
+                    "name": pod_name,
+                    "labels": {**(job.spec.template.metadata.labels or {}), "job-name": name},
+                },
                 "spec": {"restartPolicy": "Never", "containers": [{"name": "worker", "image": "worker"}]},
             },
         )
