@@ -125,6 +125,14 @@ kind-load: ## (laptop) load the flalliance/*:dev images into the kind cluster
 kind-down: ## (laptop) delete the kind cluster
 	hack/kind-down.sh
 
+.PHONY: demo
+demo: setup ## a whole federated task on the embedded default (digits, one attacker), summary + plots in .state/demo
+	hack/demo.sh
+
+.PHONY: bench-operator
+bench-operator: setup envtest ## operator overhead and API requests per round (10 and 50 participants) -> bench/results/operator.json
+	$(PY) bench/operator/run.py --participants 10 50 --rounds 3
+
 .PHONY: bench-cluster
 bench-cluster: setup ## cluster figures (cold/warm start, Job->Running, memory) -> bench/results/cluster.json
 	$(PY) bench/cluster/run.py
@@ -132,6 +140,43 @@ bench-cluster: setup ## cluster figures (cold/warm start, Job->Running, memory) 
 .PHONY: bench-gas
 bench-gas: setup ## gas per contract operation at 10 and 100 participants -> bench/results/gas.json, docs/gas.md
 	$(PY) bench/gas/run.py
+
+# Simulation benchmarks (docs/results.md). Flower lives in its own venv so its pins never touch .venv; it
+# shares torch with .venv through a .pth file appended after its own site-packages.
+FLWR_VERSION := 1.42.0
+BENCH_VENV := $(STATE)/bench-venv
+$(BENCH_VENV)/.stamp: $(VENV)/.stamp
+	flock /tmp/flalliance-bench-venv.lock bash -c '$(PYTHON) -m venv $(BENCH_VENV) && \
+	  $(BENCH_VENV)/bin/pip install --quiet pip==25.3 flwr==$(FLWR_VERSION) && \
+	  $(BENCH_VENV)/bin/pip install --quiet --no-deps -e . && \
+	  $(PY) -c "import site; print(site.getsitepackages()[0])" > \
+	    "$$($(BENCH_VENV)/bin/python -c "import site; print(site.getsitepackages()[0])")/zz-flalliance-venv.pth"'
+	touch $@
+
+.PHONY: bench-venv
+bench-venv: $(BENCH_VENV)/.stamp ## the separate venv with Flower (flwr) for bench-sim-peer
+
+.PHONY: bench-sim-quality
+bench-sim-quality: setup ## protocol vs centralized upper bound (digits, Fashion-MNIST) -> bench/results/sim-quality.json
+	nice -n 10 $(PY) bench/sim/quality.py
+
+.PHONY: bench-sim-robustness
+bench-sim-robustness: setup ## every attack at 30%/50% malicious, protocol vs FLock vs FedAvg -> bench/results/sim-robustness*.json
+	nice -n 10 $(PY) bench/sim/robustness.py --datasets digits --rounds 60
+	nice -n 10 $(PY) bench/sim/robustness.py --datasets fashion_mnist --rounds 30 --shares 0.3
+
+.PHONY: bench-sim-peer
+bench-sim-peer: setup bench-venv ## Flower FedAvg/FedMedian/Krum on the same partitions -> bench/results/sim-peer*.json
+	nice -n 10 $(BENCH_VENV)/bin/python bench/sim/peer.py --datasets digits
+	nice -n 10 $(BENCH_VENV)/bin/python bench/sim/peer.py --datasets fashion_mnist --rounds 30
+
+.PHONY: bench-sim-cost
+bench-sim-cost: setup ## wall time + bytes of a real 10-participant 10-round simulation -> bench/results/sim-cost.json
+	nice -n 10 $(PY) bench/sim/cost.py --plots docs/results
+
+.PHONY: simulate
+simulate: setup ## a whole task on this machine (flalliance simulate; ARGS="--malicious label_flip:3 ...")
+	$(VENV)/bin/flalliance simulate $(ARGS)
 
 .PHONY: test-e2e
 test-e2e: setup ## end-to-end tests on a real cluster (brings up the local cluster when none is given)
