@@ -32,7 +32,11 @@ for p in /proc/[0-9]*; do
     pid="${p#/proc/}"; log "stopping leftover runtime shim $pid"; kill -KILL "$pid" 2>/dev/null || true
   fi
 done
-for c in kube-proxy kube-apiserver etcd; do stop_pidfile "$c"; done
+stop_pidfile kube-proxy
+# The API server logs "apiserver is exiting" within a second of SIGTERM but can linger for 15 s more after
+# it; it keeps no state of its own, so it gets less grace than etcd.
+stop_pidfile kube-apiserver 5
+stop_pidfile etcd
 
 # 3. Mounts under the state folder and /run/flalliance (deepest first).
 for root in "$STATE" /run/flalliance; do

@@ -59,14 +59,15 @@ wait_for() {
 
 pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-# stop_pidfile NAME: SIGTERM the process in $STATE/pids/NAME.pid, SIGKILL after 15 s; remove the file.
+# stop_pidfile NAME [SECONDS]: SIGTERM the process in $STATE/pids/NAME.pid, SIGKILL after SECONDS (15);
+# remove the file.
 stop_pidfile() {
-  local f="$STATE/pids/$1.pid" pid
+  local f="$STATE/pids/$1.pid" pid grace="${2:-15}"
   [[ -f "$f" ]] || return 0
   pid="$(cat "$f")"
   if kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    for _ in $(seq 1 $(( grace * 2 ))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     if kill -0 "$pid" 2>/dev/null; then log "$1 (pid $pid) ignored SIGTERM; SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; sleep 0.5; fi
   fi
   rm -f "$f"
