@@ -82,7 +82,17 @@ done
 
 # 6. Sysctls back to what they were before the first start; small leftovers outside the state folder.
 if [[ -f "$STATE/sysctl.orig" ]]; then
-  while IFS='=' read -r k v; do [[ -n "$k" ]] && sysctl -qw "$k=$v" 2>/dev/null || true; done <"$STATE/sysctl.orig"
+  # Docker needs forwarding and bridge netfilter too: while a dockerd runs, those stay as they are.
+  docker_up=0
+  [[ -f /var/run/docker.pid ]] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null && docker_up=1
+  while IFS='=' read -r k v; do
+    [[ -n "$k" ]] || continue
+    if (( docker_up )) && [[ "$k" == net.ipv4.ip_forward || "$k" == net.bridge.* ]]; then
+      [[ "$(sysctl -n "$k")" == "$v" ]] || log "leaving $k=$(sysctl -n "$k") (dockerd runs and needs it; was $v)"
+      continue
+    fi
+    sysctl -qw "$k=$v" 2>/dev/null || true
+  done <"$STATE/sysctl.orig"
   rm -f "$STATE/sysctl.orig"
 fi
 rm -rf /run/flalliance
