@@ -1,0 +1,163 @@
+# ruff: noqa: E501
+"""Render the simulation benchmarks' JSON (bench/results/sim-*.json) as the tables of docs/results.md.
+
+.venv/bin/python bench/sim/tables.py        # rewrites the block between the sim-tables markers
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results"
+DOC = ROOT / "docs" / "results.md"
+ATTACKS = ("label_flip", "gaussian", "scaled", "sign_flip", "free_rider", "random")
+
+
+def _load(*names: str) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for name in names:
+        path = RESULTS / name
+        if path.exists():
+            data = json.loads(path.read_text())
+            merged.setdefault("datasets", {}).update(data.get("datasets", {}))
+            merged.update({k: v for k, v in data.items() if k != "datasets"})
+    return merged
+
+
+def pct(v: float | None, digits: int = 1) -> str:
+    return "-" if v is None else f"{100 * v:.{digits}f}%"
+
+
+def met(ok: bool) -> str:
+    return "**met**" if ok else "**missed**"
+
+
+def quality() -> list[str]:
+    q = _load("sim-quality-digits.json", "sim-quality-fashion_mnist.json")
+    lines = [
+        "| dataset | seeds | centralized (same code) | protocol, final round | protocol, last-10 mean | plain FedAvg, same clients | gap (final) | target | honest proposals rejected (no attackers) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, d in q.get("datasets", {}).items():
+        seeds = ", ".join(str(r["seed"]) for r in d["runs"])
+        last10 = sum(r["protocol_last10_mean"] for r in d["runs"]) / len(d["runs"])
+        honest = sum(r["protocol_honest_rejected"] for r in d["runs"]) / len(d["runs"])
+        lines.append(
+            f"| {name} ({d['config']['rounds']} rounds) | {seeds} | {pct(d['centralized_mean'])} | "
+            f"{pct(d['protocol_final_mean'])} | {pct(last10)} | {pct(d['fedavg_final_mean'])} | "
+            f"{d['gap_points']:.2f} pts | <= {d['target_gap_points']:.0f} pts: {met(d['target_met'])} | "
+            f"{pct(honest)} |"
+        )
+    return lines
+
+
+def peer() -> list[str]:
+    p = _load("sim-peer.json", "sim-peer-digits.json", "sim-peer-fashion_mnist.json")
+    lines = [
+        "| dataset | protocol | Flower FedAvg | Flower FedMedian | Flower Krum | protocol - Flower FedAvg | target |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, d in p.get("datasets", {}).items():
+        c = d["clean"]
+        lines.append(
+            f"| {name} ({d['config']['rounds']} rounds) | {pct(c['protocol'])} | {pct(c['flower_fedavg'])} | "
+            f"{pct(c['flower_fedmedian'])} | {pct(c['flower_krum'])} | "
+            f"{-d['clean_gap_to_flower_fedavg_points']:+.2f} pts | >= -1 pt: {met(d['target_met'])} |"
+        )
+    return lines
+
+
+def robustness() -> list[str]:
+    r = _load("sim-robustness.json", "sim-robustness-digits.json", "sim-robustness-fashion_mnist.json")
+    p = _load("sim-peer.json", "sim-peer-digits.json", "sim-peer-fashion_mnist.json").get("datasets", {})
+    out: list[str] = []
+    for name, d in r.get("datasets", {}).items():
+        clean = d["clean"]
+        out += [
+            "",
+            f"**{name}** ({d['config']['rounds']} rounds, seed {d['config']['partition_seed']}; clean final "
+            f"accuracy: protocol {pct(clean['protocol']['final_accuracy'])}, first-built rule "
+            f"{pct(clean['protocol_first_built']['final_accuracy'])}, FLock collective "
+            f"{pct(clean['collective']['final_accuracy'])}, FedAvg {pct(clean['fedavg']['final_accuracy'])}; "
+            f"honest proposals rejected when nobody attacks: {pct(clean['protocol']['honest_rejected'])})",
+            "",
+            "| attack @ malicious share | protocol: acc (change vs clean, pts) | malicious rejected | honest rejected | "
+            "honest all gain | first-built rule: acc / malicious rej. / honest rej. | FLock collective: acc / "
+            "honest all gain | FedAvg | Flower FedMedian / Krum |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for key, row in d["attacks"].items():
+            ours, old, flock, avg = (
+                row["protocol"],
+                row["protocol_first_built"],
+                row["collective"],
+                row["fedavg"],
+            )
+            fl = p.get(name, {}).get("attacks", {}).get(key)
+            flower = f"{pct(fl['flower_fedmedian'])} / {pct(fl['flower_krum'])}" if fl else "-"
+            out.append(
+                f"| {key.replace('@', ' @ ')}% | {pct(ours['final_accuracy'])} ({-ours['drop_points']:+.1f}) | "
+                f"{pct(ours['malicious_rejected'])} | {pct(ours['honest_rejected'])} | "
+                f"{'yes' if ours['honest_all_net_gain'] else 'NO'} | {pct(old['final_accuracy'])} / "
+                f"{pct(old['malicious_rejected'])} / {pct(old['honest_rejected'])} | "
+                f"{pct(flock['final_accuracy'])} / {'yes' if flock['honest_all_net_gain'] else 'NO'} | "
+                f"{pct(avg['final_accuracy'])} | {flower} |"
+            )
+        at30 = {k: v["protocol"] for k, v in d["attacks"].items() if k.endswith("@30")}
+        if at30:
+            acc_ok = all(v["drop_points"] <= 2.0 for v in at30.values())
+            mal = [v["malicious_rejected"] for v in at30.values() if v["malicious_rejected"] is not None]
+            hon = [v["honest_rejected"] for v in at30.values() if v["honest_rejected"] is not None]
+            gain = all(v["honest_all_net_gain"] for v in at30.values())
+            worst_drop = max(at30.items(), key=lambda kv: kv[1]["drop_points"])
+            worst_mal = min(at30.items(), key=lambda kv: kv[1]["malicious_rejected"] or 0)
+            worst_hon = max(at30.items(), key=lambda kv: kv[1]["honest_rejected"] or 0)
+            out += [
+                "",
+                f"Targets at 30% ({name}): accuracy >= clean - 2 points for every attack: {met(acc_ok)} (worst: "
+                f"{worst_drop[0]}, {-worst_drop[1]['drop_points']:+.1f} points); >= 95% of malicious proposals "
+                f"rejected: {met(min(mal) >= 0.95)} (worst: {worst_mal[0]}, "
+                f"{pct(worst_mal[1]['malicious_rejected'])}); <= 3% of honest proposals rejected: "
+                f"{met(max(hon) <= 0.03)} (worst: {worst_hon[0]}, {pct(worst_hon[1]['honest_rejected'])}); every "
+                f"honest participant ends with a net gain: {met(gain)}.",
+            ]
+    return out
+
+
+def cost() -> list[str]:
+    path = RESULTS / "sim-cost.json"
+    if not path.exists():
+        return ["(not measured yet)"]
+    c = json.loads(path.read_text())
+    s = c["summary"]
+    return [
+        "| figure | value |",
+        "|---|---|",
+        f"| wall time, whole simulation (anvil, deploy, data, 10 processes, 10 rounds, claims) | "
+        f"{c['wall_seconds']:.1f} s (target <= 60 s: {met(c['target_met'])}) |",
+        f"| of which set-up until all joined (torch import + data in 10 processes) | {c['setup_seconds']:.1f} s |",
+        f"| per round (median) | {sorted(c['round_seconds'])[len(c['round_seconds']) // 2]:.2f} s |",
+        f"| model file (safetensors) | {c['model_bytes']:,} bytes |",
+        f"| model bytes moved per round (uploads + downloads) | {c['bytes_per_round']:,.0f} bytes |",
+        f"| final accuracy after 10 rounds | {pct(s['final_accuracy'])} |",
+        f"| load average when it started (2 cores, shared) | {c['machine']['load_average_at_start']:.1f} |",
+    ]
+
+
+def main() -> None:
+    blocks = {"quality": quality(), "peer": peer(), "robustness": robustness(), "cost": cost()}
+    text = DOC.read_text()
+    for name, lines in blocks.items():
+        pattern = re.compile(rf"(<!-- sim-{name}:begin -->\n).*?(<!-- sim-{name}:end -->)", re.S)
+        body = "\n".join(lines)
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
+    DOC.write_text(text)
+    print(f"updated {DOC}")
+
+
+if __name__ == "__main__":
+    main()
