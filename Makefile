@@ -125,6 +125,10 @@ kind-load: ## (laptop) load the flalliance/*:dev images into the kind cluster
 kind-down: ## (laptop) delete the kind cluster
 	hack/kind-down.sh
 
+.PHONY: wheels
+wheels: setup ## download the worker image's wheels (torch etc.) once into .state/wheels
+	hack/wheels.sh
+
 .PHONY: demo
 demo: setup ## a whole federated task on the embedded default (digits, one attacker), summary + plots in .state/demo
 	hack/demo.sh
