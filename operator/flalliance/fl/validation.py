@@ -171,6 +171,10 @@ def validate_round(
     else:
         notes.append(f"no proposal qualifies for the aggregate (include={mode})")
     vote = aggregate_vote(spec.metric, rule, baseline, agg_metric, n_test)
+    no_evidence = all(v.accepted for v in verdicts.values())
+    if vote.score < 0 and agg_metric is not None and rule.dissent_needs_evidence and no_evidence:
+        notes.append("aggregate scored below the baseline, but no proposal was rejected: vote 0")
+        vote = AggregateVote(0, vote.delta, vote.margin)
     return RoundValidation(
         baseline=baseline,
         n_test=n_test,

@@ -74,3 +74,37 @@ def test_label_flip_is_caught_when_the_voter_judges_on_its_train_split_too(
     # without the train split the regression check is off (too noisy on a few dozen samples)
     alone = validate_round(digits_spec, g, files, voter_test)
     assert all(v.reason != "loss_regression" for v in alone.verdicts)
+
+
+def test_dissent_needs_evidence(digits_spec: TrainingLogicSpec) -> None:
+    """An aggregate of honest skewed updates that forgets the voter's classes: -1 only without the rule."""
+    lenient = digits_spec.model_copy(
+        update={
+            "validation": digits_spec.validation.model_copy(
+                update={
+                    "max_norm_ratio": 1e6,
+                    "min_cosine": -1.0,
+                    "regression_floor": None,
+                    "loss_outlier_z": 1e6,
+                }
+            )
+        }
+    )
+    data = load_builtin("digits").train
+    voter = data.subset(np.flatnonzero(data.y < 3))  # the voter holds classes 0-2 only
+    others = data.subset(np.flatnonzero(data.y >= 5))  # the proposers hold 5-9 only
+    g = train(lenient, initial_tensors(lenient), data).tensors
+    for _ in range(3):
+        g = train(lenient, g, data).tensors
+    files = []
+    for seed in range(3):
+        blob = encode(train(lenient, g, others, seed=seed).tensors)
+        files.append(ProposalFile(content_hash(blob), blob, len(others)))
+    test = voter.subset(np.arange(60))
+    strict = lenient.model_copy(
+        update={"validation": lenient.validation.model_copy(update={"dissent_needs_evidence": False})}
+    )
+    before = validate_round(strict, g, files, test)
+    assert all(v.accepted for v in before.verdicts) and before.vote.score == -1
+    after = validate_round(lenient, g, files, test)
+    assert after.vote.score == 0 and after.aggregate_hash == before.aggregate_hash
