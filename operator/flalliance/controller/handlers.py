@@ -21,7 +21,7 @@ from flalliance.controller.reconciler import STOP, TaskReconciler
 log = logging.getLogger(__name__)
 
 _wakers: dict[tuple[str, str], asyncio.Event] = {}
-DEBOUNCE_SECONDS = 0.05
+DEBOUNCE_SECONDS = 0.15
 _api: client.ApiClient | None = None
 
 

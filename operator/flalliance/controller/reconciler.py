@@ -67,6 +67,8 @@ BENIGN_REVERTS = {
 STOP = -1.0
 # Concurrent API calls / transactions of one pass (Job creation, reveals, status writes).
 PARALLELISM = 8
+# Chain-only steps taken within one pass (e.g. reveal, finalize, start the next round, create its Jobs).
+MAX_CHAIN_STEPS = 4
 
 
 @dataclass
@@ -180,12 +182,12 @@ class TaskReconciler:
         chain: ChainView | None = None
         needs_close = False
         task: TaskClient | None = None
+        seats = {p.name: p.view.address for p in participants if p.view.address}
         if client is not None and address:
             task = TaskClient(client, address)
             try:
                 if self._config is None:
                     self._config = task.config()
-                seats = {p.name: p.view.address for p in participants if p.view.address}
                 chain, needs_close = read_view(task, self._config, seats)
             except ChainError as exc:
                 problems.append(Problem("ChainReachable", _chain_reason(exc), str(exc)))
@@ -202,8 +204,17 @@ class TaskReconciler:
         )
         creating = False
         self._sent = 0
-        if client is not None and not problems:
+        unfinished = False  # the step loop ran out while transactions were still opening new steps
+        # Transactions often open the next step at once (reveals -> finalize -> next round -> new Jobs):
+        # re-read only the chain and plan again within this pass, up to a few steps, while nothing but
+        # transactions happened (the Kubernetes observations are then still current).
+        for _step in range(MAX_CHAIN_STEPS):
+            if client is None or problems:
+                break
+            sent_before = self._sent
             actions = plan(task_view, chain, [p.view for p in participants], jobs, needs_close=needs_close)
+            if not actions:
+                break
             # Jobs and reveals of different participants are independent (own accounts, own nonces):
             # they run in parallel; everything else runs in plan order.
             batch: list[Action] = []
@@ -224,6 +235,17 @@ class TaskReconciler:
                     previous.contract_address = address
                     continue
                 self._act(action, obj, spec, client, task, chain, participants, jobs, problems)
+            only_tx = all(
+                isinstance(a, Reveal | Finalize | StartRound | Join | Claim | Withdraw) for a in actions
+            )
+            if self._sent == sent_before or not only_tx or task is None or self._config is None or problems:
+                break
+            try:
+                chain, needs_close = read_view(task, self._config, seats)
+            except ChainError as exc:
+                problems.append(Problem("ChainReachable", _chain_reason(exc), str(exc)))
+                break
+            unfinished = _step == MAX_CHAIN_STEPS - 1
         acted = time.monotonic()
         metrics.RECONCILE_SECONDS.labels("act").observe(acted - observed)
         summaries = previous.rounds
@@ -235,8 +257,8 @@ class TaskReconciler:
         metrics.RECONCILE_SECONDS.labels("status").observe(time.monotonic() - acted)
         if chain is None:
             return self.poll_idle
-        if self._sent:
-            return 0.0  # the chain moved: the next step (finalize, next round, ...) may be open already
+        if unfinished:
+            return 0.0  # the chain kept moving: continue at once
         if chain.ended and not any(s.claimable or (s.joined and not s.withdrawn) for s in chain.seats):
             return 30.0
         return self.poll_active if chain.status.value in ("Enrolling", "Running") else self.poll_idle
