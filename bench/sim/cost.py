@@ -30,11 +30,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--malicious", nargs="*", default=[])
     parser.add_argument("--out", type=Path, default=Path(".state/bench-cost"))
+    parser.add_argument("--launch", choices=["fork", "exec"], default="fork")
     parser.add_argument("--plots", type=Path, default=None, help="copy the PNG plots into this directory")
     args = parser.parse_args()
     if args.out.exists():
         shutil.rmtree(args.out)
-    cfg = SimConfig(rounds=10, participants=10, behaviours=parse_behaviours(args.malicious, 10))
+    cfg = SimConfig(
+        rounds=10, participants=10, behaviours=parse_behaviours(args.malicious, 10), launch=args.launch
+    )
     info = machine()
     report = Simulation(cfg, args.out).run()
     rounds = [r.wall_seconds for r in report.rounds]

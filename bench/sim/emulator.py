@@ -125,14 +125,18 @@ class RunResult:
 
 
 def first_built(spec: TrainingLogicSpec) -> TrainingLogicSpec:
-    """The validation rule as first built: no regression check, proposals judged on the test split only."""
-    return spec.model_copy(
+    """The validation rule as first built (commit d01491b): no regression check, proposals judged on the
+    test split only, loss-outlier floor 0.1, any voter may vote -1, the screened proposals aggregated."""
+    validation = spec.validation.model_copy(
         update={
-            "validation": spec.validation.model_copy(
-                update={"regression_floor": None, "judge_on_train": False}
-            )
+            "regression_floor": None,
+            "judge_on_train": False,
+            "loss_outlier_floor": 0.1,
+            "dissent_needs_evidence": False,
         }
     )
+    aggregation = spec.aggregation.model_copy(update={"include": "screened"})
+    return spec.model_copy(update={"validation": validation, "aggregation": aggregation})
 
 
 def collective_spec(spec: TrainingLogicSpec) -> TrainingLogicSpec:

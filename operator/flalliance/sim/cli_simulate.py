@@ -43,6 +43,12 @@ def register(subparsers: Any) -> None:
         "--aggregation", choices=["fedavg", "median", "trimmed_mean", "multi_krum"], default="fedavg"
     )
     p.add_argument("--include", choices=["screened", "accepted", "all"], default="accepted")
+    p.add_argument(
+        "--launch",
+        choices=["fork", "exec"],
+        default="fork",
+        help="fork participants from this process (fast start) or exec a fresh worker each (default fork)",
+    )
     p.add_argument("--out", type=Path, default=Path(".state/sim"), help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run)
@@ -70,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             learning_rate=args.learning_rate,
             aggregation=args.aggregation,
             include=args.include,
+            launch=args.launch,
         )
     except (ValidationError, ValueError) as exc:
         print(f"flalliance simulate: {exc}", file=sys.stderr)

@@ -70,6 +70,9 @@ class SimConfig(BaseModel):
         default=300.0, gt=0, description="wall seconds without progress before the clock is moved anyway"
     )
     poll_seconds: float = Field(default=0.25, gt=0)
+    # "fork": participants are forked from the simulator (torch already imported, no cold start);
+    # "exec": each runs `python -m flalliance.worker.cli participate` from scratch (as on a real machine).
+    launch: Literal["fork", "exec"] = "fork"
 
     @model_validator(mode="after")
     def _check(self) -> SimConfig:

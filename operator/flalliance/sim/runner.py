@@ -62,7 +62,7 @@ class Member:
     behaviour: str
     key_file: Path
     data_dir: Path
-    process: subprocess.Popen[bytes] | None = None
+    process: subprocess.Popen[bytes] | ForkedWorker | None = None
     stdout: Path | None = None
 
     @property
@@ -76,6 +76,65 @@ class Member:
 def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
+class ForkedWorker:
+    """`flalliance-worker ARGV` in a child forked from this process, which has torch and the FL engine
+    imported already: ten cold torch imports on two cores cost ~30 s, a fork costs milliseconds. The child
+    runs the same command-line entry point as the exec'ed worker; only the start-up is shared. Quacks like
+    the parts of :class:`subprocess.Popen` the simulation uses."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], stdout: Path, stderr: Path) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child; leaves only through os._exit (no atexit of the parent)
+            code = 70
+            try:
+                _die_with_parent()
+                os.environ.clear()
+                os.environ.update(env)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                os.dup2(os.open(stdout, flags, 0o644), 1)
+                os.dup2(os.open(stderr, flags, 0o644), 2)
+                from flalliance.worker.cli import main
+
+                code = main(argv)
+            except BaseException:  # report anything, then leave without the parent's atexit handlers
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout or 0.0)
+            time.sleep(0.05)
+        return code
+
+    def terminate(self) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
 
 
 def prepare_data(cfg: SimConfig, out: Path) -> tuple[list[Path], Dataset, dict[str, Any]]:
@@ -127,6 +186,9 @@ class Simulation:
     # ----------------------------------------------------------------------------------------------------
     def run(self) -> SimReport:
         import torch
+
+        # imported here once: forked participants inherit them (cfg.launch == "fork")
+        from flalliance.fl import training, validation  # noqa: F401
 
         torch.set_num_threads(1)
         started = time.monotonic()
@@ -267,18 +329,16 @@ class Simulation:
                 "FLALLIANCE_BEHAVIOUR": "honest" if m.absent else m.behaviour,
             }
             env.pop("FLALLIANCE_RESULT_FILE", None)
-            cmd = [
-                sys.executable,
-                "-m",
-                "flalliance.worker.cli",
-                "participate",
-                "--poll",
-                str(self.cfg.poll_seconds),
-            ]
+            argv = ["participate", "--poll", str(self.cfg.poll_seconds)]
             if m.absent:
-                cmd.append("--absent")
+                argv.append("--absent")
             m.stdout = logs / f"{m.label}.result.json"
-            with m.stdout.open("wb") as out, (logs / f"{m.label}.log").open("wb") as err:
+            stderr = logs / f"{m.label}.log"
+            if self.cfg.launch == "fork":
+                m.process = ForkedWorker(argv, env, m.stdout, stderr)
+                continue
+            cmd = [sys.executable, "-m", "flalliance.worker.cli", *argv]
+            with m.stdout.open("wb") as out, stderr.open("wb") as err:
                 m.process = subprocess.Popen(
                     cmd, env=env, stdout=out, stderr=err, preexec_fn=_die_with_parent
                 )

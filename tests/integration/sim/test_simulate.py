@@ -34,6 +34,8 @@ def test_simulate_end_to_end(tmp_path: Path) -> None:
             "--malicious",
             "4=gaussian",
             "3=absent",
+            "--launch",
+            "exec",  # fresh `flalliance-worker participate` processes, not forked
             "--out",
             str(out),
         ],
