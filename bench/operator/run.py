@@ -1,7 +1,8 @@
 """Operator overhead per round and Kubernetes API requests per round (issue: the operator benchmark).
 
 A real etcd + kube-apiserver and a real anvil; the operator (`flalliance operator`) in its own process;
-"fast Jobs": a kubelet stand-in completes each worker Job at once by sending the Job's chain transaction
+"fast Jobs": a kubelet stand-in completes the worker Jobs at once (in parallel, as a kubelet would run
+their pods) by sending each Job's chain transaction
 itself (a dummy model hash, an always-accept vote sealed for the operator to reveal), so the round's wall
 time is almost all operator and chain overhead. For each round it reports:
   overhead      = round wall time - its longest Job (the issue's definition)
@@ -22,8 +23,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,22 +69,33 @@ class FastKubelet:
     durations: dict[str, float] = field(default_factory=dict)  # Job name -> seconds
     started: dict[str, float] = field(default_factory=dict)
     clients: dict[bytes, ChainClient] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.core = client.CoreV1Api(self.api)
         self.batch = client.BatchV1Api(self.api)
 
     def step(self) -> None:
-        for job in self.batch.list_namespaced_job(self.namespace).items:
-            name = job.metadata.name
-            if name in self.handled:
-                continue
-            self.handled.add(name)
-            start = time.monotonic()
-            self.started[name] = start
-            message = self._run(job)
-            self._complete(job, message)
-            self.durations[name] = time.monotonic() - start
+        """Run every new Job, all at once (a kubelet runs a round's pods in parallel)."""
+        new = [
+            j
+            for j in self.batch.list_namespaced_job(self.namespace).items
+            if j.metadata.name not in self.handled
+        ]
+        if not new:
+            return
+        for job in new:
+            self.handled.add(job.metadata.name)
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(self._run_one, new))
+
+    def _run_one(self, job: Any) -> None:
+        name = job.metadata.name
+        start = time.monotonic()
+        self.started[name] = start
+        message = self._run(job)
+        self._complete(job, message)
+        self.durations[name] = time.monotonic() - start
 
     def _run(self, job: Any) -> str:
         container = job.spec.template.spec.containers[0]
@@ -89,10 +103,11 @@ class FastKubelet:
         kind, round_ = container.args[0], int(container.args[2])
         secret = next(v for v in job.spec.template.spec.volumes if v.name == "wallet").secret.secret_name
         key = self.keys[secret]
-        if key not in self.clients:
-            from eth_account import Account
+        with self.lock:
+            if key not in self.clients:
+                from eth_account import Account
 
-            self.clients[key] = ChainClient(self.rpc_url, Account.from_key(key), chain_id=self.chain_id)
+                self.clients[key] = ChainClient(self.rpc_url, Account.from_key(key), chain_id=self.chain_id)
         task = TaskClient(self.clients[key], env["FLALLIANCE_TASK"])
         model = secrets.token_bytes(32)
         if kind == "pioneer":
