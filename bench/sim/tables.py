@@ -134,18 +134,28 @@ def cost() -> list[str]:
         return ["(not measured yet)"]
     c = json.loads(path.read_text())
     s = c["summary"]
-    return [
+    rows = [
         "| figure | value |",
         "|---|---|",
         f"| wall time, whole simulation (anvil, deploy, data, 10 processes, 10 rounds, claims) | "
         f"{c['wall_seconds']:.1f} s (target <= 60 s: {met(c['target_met'])}) |",
-        f"| of which set-up until all joined (torch import + data in 10 processes) | {c['setup_seconds']:.1f} s |",
+        f"| of which set-up until all 10 joined (data, deploy, participants forked with torch loaded) | "
+        f"{c['setup_seconds']:.1f} s |",
         f"| per round (median) | {sorted(c['round_seconds'])[len(c['round_seconds']) // 2]:.2f} s |",
         f"| model file (safetensors) | {c['model_bytes']:,} bytes |",
         f"| model bytes moved per round (uploads + downloads) | {c['bytes_per_round']:,.0f} bytes |",
         f"| final accuracy after 10 rounds | {pct(s['final_accuracy'])} |",
         f"| load average when it started (2 cores, shared) | {c['machine']['load_average_at_start']:.1f} |",
     ]
+    exec_path = RESULTS / "sim-cost-exec.json"
+    if exec_path.exists():
+        e = json.loads(exec_path.read_text())
+        rows += [
+            f"| same with `--launch exec` (10 fresh `flalliance-worker participate` processes) | "
+            f"{e['wall_seconds']:.1f} s, of which set-up {e['setup_seconds']:.1f} s (ten torch imports on two "
+            f"cores) |",
+        ]
+    return rows
 
 
 def main() -> None:
