@@ -30,10 +30,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--datasets", nargs="+", default=list(SETUPS))
+    parser.add_argument("--rounds", type=int, default=None, help="override the setup's rounds")
     args = parser.parse_args()
     out: dict[str, Any] = {"machine": machine(), "seeds": args.seeds, "datasets": {}}
     for name in args.datasets:
         base = SETUPS[name]
+        if args.rounds:
+            base = base.model_copy(update={"rounds": args.rounds})
         rows = []
         for seed in args.seeds:
             cfg = base.model_copy(update={"partition_seed": seed, "init_seed": seed, "train_seed": seed})
@@ -77,6 +80,8 @@ def main() -> None:
         }
         print(f"{name}: gap {100 * gap:.2f} points (target <= {100 * TARGET_GAP[name]:.0f})", flush=True)
     suffix = "" if set(args.datasets) == set(SETUPS) else "-" + "-".join(args.datasets)
+    if args.rounds:
+        suffix += f"-{args.rounds}rounds"
     print(write(f"sim-quality{suffix}.json", out))
 
 

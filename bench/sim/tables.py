@@ -38,6 +38,9 @@ def met(ok: bool) -> str:
 
 def quality() -> list[str]:
     q = _load("sim-quality-digits.json", "sim-quality-fashion_mnist.json")
+    longer = _load("sim-quality-fashion_mnist-150rounds.json").get("datasets", {})
+    for name, d in longer.items():
+        q["datasets"][f"{name} "] = d  # a second row for the longer run
     lines = [
         "| dataset | seeds | centralized (same code) | protocol, final round | protocol, last-10 mean | plain FedAvg, same clients | gap (final) | target | honest proposals rejected (no attackers) |",
         "|---|---|---|---|---|---|---|---|---|",
