@@ -28,7 +28,6 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ from flalliance.chain.task import TaskClient
 from flalliance.chain.token import TokenClient
 from flalliance.sealed_vote import VoteOpening, derive_salt, seal
 from flalliance.testing.apiserver import LocalApiServer, free_port
+from flalliance.testing.job_outcome import record_job, record_pod
 
 REPO = Path(__file__).resolve().parents[2]
 GROUP, VERSION = "flalliance.io", "v1alpha1"
@@ -135,49 +135,8 @@ class FastKubelet:
         return json.dumps({"status": "done", "sealed_vote": seal(opening, key)})
 
     def _complete(self, job: Any, message: str) -> None:
-        now = datetime.now(UTC).isoformat()
-        name = job.metadata.name
-        self.core.create_namespaced_pod(
-            self.namespace,
-            {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {
-                    "name": f"{name}-0",
-                    "labels": {**(job.spec.template.metadata.labels or {}), "job-name": name},
-                },
-                "spec": {"restartPolicy": "Never", "containers": [{"name": "worker", "image": "worker"}]},
-            },
-        )
-        state = {"terminated": {"exitCode": 0, "message": message, "reason": "Completed"}}
-        self.core.patch_namespaced_pod_status(
-            f"{name}-0",
-            self.namespace,
-            {
-                "status": {
-                    "phase": "Succeeded",
-                    "containerStatuses": [
-                        {
-                            "name": "worker",
-                            "image": "worker",
-                            "imageID": "",
-                            "ready": False,
-                            "restartCount": 0,
-                            "state": state,
-                        }
-                    ],
-                }
-            },
-        )
-        conds = [
-            {"type": t, "status": "True", "lastTransitionTime": now, "lastProbeTime": now}
-            for t in ("SuccessCriteriaMet", "Complete")
-        ]
-        self.batch.patch_namespaced_job_status(
-            name,
-            self.namespace,
-            {"status": {"startTime": now, "completionTime": now, "succeeded": 1, "conditions": conds}},
-        )
+        record_pod(self.core, self.namespace, job, f"{job.metadata.name}-0", 0, message)
+        record_job(self.batch, self.namespace, job, succeeded=True)
 
 
 class OperatorProcess:

@@ -39,36 +39,19 @@ def set_condition(
 ) -> list[Condition]:
     """Return a new list with `type` set; lastTransitionTime only moves when the status changes."""
     stamp = now or now_rfc3339()
-    out: list[Condition] = []
-    found = False
-    for cond in conditions:
-        if cond.type != type:
-            out.append(cond)
-            continue
-        found = True
-        transition = cond.last_transition_time if cond.status == status else stamp
-        out.append(
-            Condition(
-                type=type,
-                status=status,
-                reason=reason,
-                message=message,
-                last_transition_time=transition,
-                observed_generation=observed_generation,
-            )
-        )
-    if not found:
-        out.append(
-            Condition(
-                type=type,
-                status=status,
-                reason=reason,
-                message=message,
-                last_transition_time=stamp,
-                observed_generation=observed_generation,
-            )
-        )
-    return out
+    previous = get_condition(conditions, type)
+    transition = previous.last_transition_time if previous and previous.status == status else stamp
+    updated = Condition(
+        type=type,
+        status=status,
+        reason=reason,
+        message=message,
+        last_transition_time=transition,
+        observed_generation=observed_generation,
+    )
+    if previous is None:
+        return [*conditions, updated]
+    return [updated if c.type == type else c for c in conditions]
 
 
 def get_condition(conditions: list[Condition], type: str) -> Condition | None:

@@ -15,7 +15,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import yaml
 from kubernetes import client, config
 
 from flalliance.testing.apiserver import LocalApiServer
+from flalliance.testing.job_outcome import record_job, record_pod
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -143,69 +143,13 @@ class KubeletStandIn:
         self._record(job, code, message)
 
     def _record(self, job: Any, code: int, message: str) -> None:
-        now = datetime.now(UTC).isoformat()
         name = job.metadata.name
         attempt = sum(1 for r in self.runs if r["job"] == name)
-        pod_name = f"{name}-{attempt}"
-        self.core.create_namespaced_pod(
-            self.namespace,
-            {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {
-                    "name": pod_name,
-                    "labels": {**(job.spec.template.metadata.labels or {}), "job-name": name},
-                },
-                "spec": {"restartPolicy": "Never", "containers": [{"name": "worker", "image": "worker"}]},
-            },
-        )
-        terminated = {"exitCode": code, "message": message, "reason": "Completed" if code == 0 else "Error"}
-        self.core.patch_namespaced_pod_status(
-            pod_name,
-            self.namespace,
-            {
-                "status": {
-                    "phase": "Succeeded" if code == 0 else "Failed",
-                    "containerStatuses": [
-                        {
-                            "name": "worker",
-                            "image": "worker",
-                            "imageID": "",
-                            "ready": False,
-                            "restartCount": 0,
-                            "state": {"terminated": terminated},
-                        }
-                    ],
-                }
-            },
-        )
+        record_pod(self.core, self.namespace, job, f"{name}-{attempt}", code, message)
         if code != 0 and attempt <= (job.spec.backoff_limit or 0):
             self.handled.discard(name)  # the Job controller would start another pod
             return
-        if code == 0:
-            conditions = [
-                {
-                    "type": "SuccessCriteriaMet",
-                    "status": "True",
-                    "lastTransitionTime": now,
-                    "lastProbeTime": now,
-                },
-                {"type": "Complete", "status": "True", "lastTransitionTime": now, "lastProbeTime": now},
-            ]
-            status = {"startTime": now, "completionTime": now, "succeeded": 1, "conditions": conditions}
-        else:
-            conditions = [
-                {"type": "FailureTarget", "status": "True", "lastTransitionTime": now, "lastProbeTime": now},
-                {
-                    "type": "Failed",
-                    "status": "True",
-                    "lastTransitionTime": now,
-                    "lastProbeTime": now,
-                    "reason": "BackoffLimitExceeded",
-                },
-            ]
-            status = {"startTime": now, "failed": attempt, "conditions": conditions}
-        self.batch.patch_namespaced_job_status(name, self.namespace, {"status": status})
+        record_job(self.batch, self.namespace, job, succeeded=code == 0, failed_pods=attempt)
 
 
 @pytest.fixture
