@@ -161,8 +161,10 @@ $(BENCH_VENV)/.stamp: $(VENV)/.stamp
 bench-venv: $(BENCH_VENV)/.stamp ## the separate venv with Flower (flwr) for bench-sim-peer
 
 .PHONY: bench-sim-quality
-bench-sim-quality: setup ## protocol vs centralized upper bound (digits, Fashion-MNIST) -> bench/results/sim-quality.json
-	nice -n 10 $(PY) bench/sim/quality.py
+bench-sim-quality: setup ## protocol vs centralized upper bound (digits, Fashion-MNIST) -> bench/results/sim-quality-*.json
+	nice -n 10 $(PY) bench/sim/quality.py --datasets digits --seeds 0 1 2
+	nice -n 10 $(PY) bench/sim/quality.py --datasets fashion_mnist --seeds 0 1 2
+	nice -n 10 $(PY) bench/sim/quality.py --datasets fashion_mnist --seeds 0 1 2 --rounds 150
 
 .PHONY: bench-sim-robustness
 bench-sim-robustness: setup ## every attack at 30%/50% malicious, protocol vs FLock vs FedAvg -> bench/results/sim-robustness*.json
@@ -177,6 +179,7 @@ bench-sim-peer: setup bench-venv ## Flower FedAvg/FedMedian/Krum on the same par
 .PHONY: bench-sim-cost
 bench-sim-cost: setup ## wall time + bytes of a real 10-participant 10-round simulation -> bench/results/sim-cost.json
 	nice -n 10 $(PY) bench/sim/cost.py --plots docs/results
+	nice -n 10 $(PY) bench/sim/cost.py --launch exec --out .state/bench-cost-exec
 
 .PHONY: simulate
 simulate: setup ## a whole task on this machine (flalliance simulate; ARGS="--malicious label_flip:3 ...")

@@ -61,9 +61,10 @@ def main() -> None:
         args.plots.mkdir(parents=True, exist_ok=True)
         for name in ("accuracy.png", "payouts.png"):
             shutil.copy(args.out / name, args.plots / f"cost-{name}")
-    suffix = (
-        "-" + "-".join(m.replace(":", "").replace("=", "") for m in args.malicious) if args.malicious else ""
-    )
+    parts = [m.replace(":", "").replace("=", "") for m in args.malicious]
+    if args.launch == "exec":
+        parts.append("exec")
+    suffix = "".join("-" + p for p in parts)
     print(write(f"sim-cost{suffix}.json", out))
 
 

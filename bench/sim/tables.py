@@ -50,7 +50,7 @@ def quality() -> list[str]:
         last10 = sum(r["protocol_last10_mean"] for r in d["runs"]) / len(d["runs"])
         honest = sum(r["protocol_honest_rejected"] for r in d["runs"]) / len(d["runs"])
         lines.append(
-            f"| {name} ({d['config']['rounds']} rounds) | {seeds} | {pct(d['centralized_mean'])} | "
+            f"| {name.strip()} ({d['config']['rounds']} rounds) | {seeds} | {pct(d['centralized_mean'])} | "
             f"{pct(d['protocol_final_mean'])} | {pct(last10)} | {pct(d['fedavg_final_mean'])} | "
             f"{d['gap_points']:.2f} pts | <= {d['target_gap_points']:.0f} pts: {met(d['target_met'])} | "
             f"{pct(honest)} |"
