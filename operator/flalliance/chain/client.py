@@ -152,15 +152,18 @@ class ChainClient:
 
     # ----------------------------------------------------------------------------------------------------
     # Transactions and calls
-    def transact(self, fn: Transactable, *, gas: int | None = None, value: int = 0) -> TxReceipt:
+    def transact(
+        self, fn: Transactable, *, gas: int | None = None, value: int = 0, headroom: int = 0
+    ) -> TxReceipt:
         """Sign, send and wait for ``fn``; the receipt (status 1, with gasUsed) or a raised error.
 
-        Gas is the node's estimate * 1.2 unless ``gas`` is given. A revert at estimation raises
+        Gas is the node's estimate * 1.2 (+ ``headroom``, for calls whose cost depends on what other
+        transactions land first) unless ``gas`` is given. A revert at estimation raises
         :class:`ContractRevert` (``tx_hash`` None); a transaction mined with status 0 is replayed with
         eth_call at its block to recover the revert data and raises :class:`ContractRevert` with its
         ``tx_hash``, or :class:`TransactionFailed` when nothing is decodable (e.g. out of gas).
         """
-        return self._execute(fn, gas=gas, value=value, label=_label(fn))
+        return self._execute(fn, gas=gas, value=value, label=_label(fn), headroom=headroom)
 
     def call(self, fn: Any, *, block: BlockIdentifier = "latest") -> Any:
         """eth_call ``fn`` from this client's address (if any) at ``block``; reverts decoded."""
@@ -196,7 +199,9 @@ class ChainClient:
         with self._lock:
             self._nonces.invalidate()
 
-    def _execute(self, fn: Transactable, *, gas: int | None, value: int, label: str) -> TxReceipt:
+    def _execute(
+        self, fn: Transactable, *, gas: int | None, value: int, label: str, headroom: int = 0
+    ) -> TxReceipt:
         account = self._require_account()
         params: TxParams = {"from": account.address, "value": Wei(value)}
         if gas is None:
@@ -204,7 +209,7 @@ class ChainClient:
                 estimate = self._with_retries(f"estimate gas for {label}", lambda: fn.estimate_gas(params))
             except ContractLogicError as exc:
                 raise _revert_error(exc, what=label) from None
-            gas = estimate * GAS_MARGIN_NUM // GAS_MARGIN_DEN
+            gas = estimate * GAS_MARGIN_NUM // GAS_MARGIN_DEN + headroom
         tx_hash, tx = self._sign_and_send(account, fn, params, gas, label)
         receipt = self._wait_for_receipt(tx_hash, tx)
         if receipt["status"] != 1:

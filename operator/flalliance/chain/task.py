@@ -25,6 +25,8 @@ from flalliance.chain.models import (
 )
 from flalliance.chain.token import TokenClient
 
+REVEAL_GAS_HEADROOM = 60_000
+
 
 class TaskClient:
     """One task contract, seen through ``client`` (whose account signs the transactions)."""
@@ -96,7 +98,9 @@ class TaskClient:
         self, aggregate_hash: str | bytes, score: int, verdicts: int, salt: str | bytes
     ) -> TxReceipt:
         fn = self.contract.functions.revealVote(hash_bytes(aggregate_hash), score, verdicts, hash_bytes(salt))
-        return self.client.transact(fn)
+        # A reveal's cost depends on which reveals land before it (first writes to the round's tally slots,
+        # a new leading aggregate): estimates taken concurrently can fall short, hence the headroom.
+        return self.client.transact(fn, headroom=REVEAL_GAS_HEADROOM)
 
     def finalize_round(self) -> TxReceipt:
         return self.client.transact(self.contract.functions.finalizeRound())
