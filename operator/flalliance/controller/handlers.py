@@ -14,8 +14,8 @@ import kopf
 from kubernetes import client
 
 from flalliance.api import GROUP, VERSION
-from flalliance.controller.jobs import LABEL_TASK, MANAGED_BY
 from flalliance.controller.kube import Kube
+from flalliance.controller.labels import LABEL_TASK, MANAGED_BY
 from flalliance.controller.reconciler import STOP, TaskReconciler
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,9 @@
 
 Each Job mounts only its own participant's wallet key and dataset, runs non-root with a read-only root
 filesystem and no capabilities, is owned by the FLTask (garbage-collected with it), carries labels that
-identify task/round/role/participant/attempt, and cannot outlive its on-chain phase.
+identify task/round/role/participant/attempt, and cannot outlive its on-chain phase. A task with inline
+training logic also mounts that logic's ConfigMap read-only (see `training_logic`), so no worker depends on
+the operator being able to reach the artifact store.
 """
 
 from __future__ import annotations
@@ -14,17 +16,16 @@ from urllib.parse import urlparse
 from flalliance.api.fltask import FLTaskSpec, Resources
 from flalliance.api.participant import ParticipantSpec
 from flalliance.controller.actions import CreateJob
-
-LABEL_PREFIX = "flalliance.io"
-LABEL_TASK = f"{LABEL_PREFIX}/task"
-LABEL_ROUND = f"{LABEL_PREFIX}/round"
-LABEL_KIND = f"{LABEL_PREFIX}/kind"
-LABEL_PARTICIPANT = f"{LABEL_PREFIX}/participant"
-LABEL_ATTEMPT = f"{LABEL_PREFIX}/attempt"
-MANAGED_BY = {
-    "app.kubernetes.io/managed-by": "flalliance-operator",
-    "app.kubernetes.io/name": "flalliance-worker",
-}
+from flalliance.controller.labels import (
+    LABEL_ATTEMPT,
+    LABEL_KIND,
+    LABEL_PARTICIPANT,
+    LABEL_ROUND,
+    LABEL_TASK,
+    MANAGED_BY,
+    owner_reference,
+)
+from flalliance.controller.training_logic import job_volume
 
 WALLET_DIR = "/var/run/flalliance/wallet"
 DATA_DIR = "/data"
@@ -116,6 +117,13 @@ def render_job(
         {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
         *store_volumes,
     ]
+    logic_mounts: list[dict[str, Any]] = []
+    logic_env: list[dict[str, Any]] = []
+    if task.training_logic.inline is not None:  # published by the operator in the task's ConfigMap
+        logic_volume, logic_mount, logic_var = job_volume(task_name)
+        volumes.append(logic_volume)
+        logic_mounts.append(logic_mount)
+        logic_env.append(logic_var)
     data_mount: dict[str, Any] = {"name": "data", "mountPath": DATA_DIR, "readOnly": True}
     if participant.dataset.sub_path:
         data_mount["subPath"] = participant.dataset.sub_path
@@ -124,6 +132,7 @@ def render_job(
         data_mount,
         {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - a private emptyDir, not a shared /tmp
         *store_mounts,
+        *logic_mounts,
     ]
     env = [
         {"name": "FLALLIANCE_RPC_URL", "value": task.chain.rpc_url},
@@ -136,6 +145,7 @@ def render_job(
         {"name": "FLALLIANCE_RESULT_FILE", "value": "/dev/termination-log"},
         {"name": "PYTHONUNBUFFERED", "value": "1"},
         *store_env,
+        *logic_env,
     ]
     container: dict[str, Any] = {
         "name": "worker",
@@ -178,16 +188,7 @@ def render_job(
             "name": name,
             "namespace": namespace,
             "labels": labels,
-            "ownerReferences": [
-                {
-                    "apiVersion": "flalliance.io/v1alpha1",
-                    "kind": "FLTask",
-                    "name": task_name,
-                    "uid": task_uid,
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            "ownerReferences": [owner_reference(task_name, task_uid)],
         },
         "spec": {
             "backoffLimit": template.backoff_limit,

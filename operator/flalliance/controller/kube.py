@@ -7,6 +7,7 @@ Every method maps API objects to the decision core's views or applies one manife
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from kubernetes.client.exceptions import ApiException
 
 from flalliance.api import GROUP, VERSION
 from flalliance.api.base import SecretKeyRef
-from flalliance.controller.jobs import (
+from flalliance.controller.labels import (
     LABEL_ATTEMPT,
     LABEL_KIND,
     LABEL_PARTICIPANT,
@@ -124,6 +125,44 @@ class Kube:
             if exc.status == 404:
                 return False
             raise
+        return True
+
+    # ---- config maps (raw JSON in and out, like the Job calls)
+    def create_config_map(self, manifest: dict[str, Any]) -> bool:
+        """Create the ConfigMap; False when one of that name already exists."""
+        namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+        self.requests.tick()
+        try:
+            self.core.create_namespaced_config_map(namespace, manifest, _preload_content=False)
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise _config_map_problem(exc, "create", namespace, name) from None
+        return True
+
+    def read_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The ConfigMap as JSON, or None when it does not exist."""
+        self.requests.tick()
+        try:
+            resp = self.core.read_namespaced_config_map(name, namespace, _preload_content=False)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise _config_map_problem(exc, "read", namespace, name) from None
+        obj: dict[str, Any] = json.loads(resp.data)
+        return obj
+
+    def replace_config_map(self, manifest: dict[str, Any]) -> bool:
+        """Replace the ConfigMap (the manifest carries the resourceVersion it was read at); False when it
+        changed or vanished meanwhile (the next pass reads it again)."""
+        namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+        self.requests.tick()
+        try:
+            self.core.replace_namespaced_config_map(name, namespace, manifest, _preload_content=False)
+        except ApiException as exc:
+            if exc.status in (404, 409):
+                return False
+            raise _config_map_problem(exc, "replace", namespace, name) from None
         return True
 
     # ---- jobs
@@ -276,3 +315,14 @@ def _parse_result(message: str | None) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return {"error": message.strip().splitlines()[-1][:500] if message.strip() else "no output"}
     return parsed if isinstance(parsed, dict) else None
+
+
+def _config_map_problem(exc: ApiException, verb: str, namespace: str, name: str) -> KubeProblem:
+    """A failed ConfigMap call as a condition-ready problem naming the object and the API's answer."""
+    what = f"cannot {verb} ConfigMap {namespace}/{name}"
+    if exc.status == 403:
+        return KubeProblem("ConfigMapForbidden", f"{what}: forbidden (the operator's RBAC lacks it)")
+    detail = exc.reason or ""
+    with contextlib.suppress(TypeError, ValueError, AttributeError):
+        detail = json.loads(exc.body).get("message") or detail
+    return KubeProblem("ConfigMapUnavailable", f"{what}: {exc.status} {detail}".strip())

@@ -7,8 +7,6 @@ crash at any point is repaired by the next pass, in this process or in a standby
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +46,14 @@ from flalliance.controller.kube import Kube, KubeProblem
 from flalliance.controller.plan import plan
 from flalliance.controller.round_summary import Event, summarize
 from flalliance.controller.status import Problem, participant_status, task_status
+from flalliance.controller.training_logic import (
+    MAX_TRAINING_LOGIC_BYTES,
+    digest_inline,
+    is_ours,
+    render_config_map,
+    replacement,
+    up_to_date,
+)
 from flalliance.controller.views import ChainView, JobKind, JobState, JobView, ParticipantView, TaskView
 from flalliance.sealed_vote import SealError
 from flalliance.worker.reveal import reveal_sealed
@@ -170,7 +176,7 @@ class TaskReconciler:
             return 60.0
         problems: list[Problem] = []
         operator = self._operator_account(spec, problems)
-        logic_hash = self._training_logic_hash(spec, problems)
+        logic_hash = self._training_logic_hash(spec, obj, problems)
         participants = self._participants(spec)
         address = spec.contract_address or previous.contract_address
         client = None
@@ -273,31 +279,94 @@ class TaskReconciler:
             problems.append(Problem("Ready", "InvalidKey", "spec.chain.operatorKeySecret holds no valid key"))
         return None
 
-    def _training_logic_hash(self, spec: FLTaskSpec, problems: list[Problem]) -> str | None:
+    def _training_logic_hash(
+        self, spec: FLTaskSpec, obj: dict[str, Any], problems: list[Problem]
+    ) -> str | None:
+        """The training-logic hash; for inline logic, also make sure its ConfigMap is published.
+
+        The operator never opens the artifact store (a `file://` store may be a PVC only the task's pods
+        can mount): it writes the canonical JSON into `<task>-training-logic`, owned by the FLTask, and the
+        workers mount it and put it into the store themselves (see `training_logic`). The ConfigMap is
+        checked at most every `cache_seconds`, so a deleted or edited one is restored:
+
+        - missing: created;
+        - made by the operator for a task of this name (its labels) but with other content or another
+          owner (edited by hand, or left over from a deleted FLTask of the same name that the garbage
+          collector has not removed yet): replaced with the spec's content and this FLTask as owner, since
+          `trainingLogic` is immutable and the spec is the truth (workers check the hash either way);
+        - not made by the operator: left alone, and the task waits with the Ready condition
+          `TrainingLogicConfigMapConflict` naming it, rather than overwrite someone else's data.
+        """
         logic = spec.training_logic
         if logic.hash is not None:
             return logic.hash
-        from flalliance.fl.spec import SpecError, canonical_json, parse_spec
+        from flalliance.fl.spec import SpecError
 
+        assert logic.inline is not None
         try:
-            parsed = parse_spec(json.dumps(logic.inline))
+            published = digest_inline(logic.inline)
         except SpecError as exc:
             problems.append(Problem("Ready", "InvalidTrainingLogic", f"spec.trainingLogic.inline: {exc}"))
             return None
-        data = canonical_json(parsed)
-        digest = "0x" + hashlib.sha256(data).hexdigest()
-        stored = ("stored", spec.store.url, digest)
-        if stored in self._cache:  # published once per operator process; puts are idempotent anyway
-            return digest
-        try:
-            from flalliance.store import open_store
-
-            open_store(spec.store.url).put(data)
-        except Exception as exc:
-            problems.append(Problem("Ready", "StoreUnavailable", f"spec.store.url {spec.store.url}: {exc}"))
+        if len(published.data) > MAX_TRAINING_LOGIC_BYTES:
+            problems.append(
+                Problem(
+                    "Ready",
+                    "InvalidTrainingLogic",
+                    f"spec.trainingLogic.inline: {len(published.data)} bytes as canonical JSON, more than "
+                    f"the {MAX_TRAINING_LOGIC_BYTES} a worker reads",
+                )
+            )
             return None
-        self._cache[stored] = (float("inf"), True)
-        return digest
+        desired = render_config_map(
+            task_name=self.name, namespace=self.namespace, task_uid=obj["metadata"]["uid"], logic=published
+        )
+        key = ("configmap", obj["metadata"]["uid"], published.digest)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return published.digest
+        try:
+            problem = self._publish(obj, desired, published.digest)
+        except KubeProblem as exc:
+            problem = Problem("Ready", exc.reason, f"spec.trainingLogic.inline: {exc.message}")
+        if problem is not None:
+            problems.append(problem)
+            return None
+        self._cache[key] = (time.monotonic() + self.cache_seconds, True)
+        return published.digest
+
+    def _publish(self, obj: dict[str, Any], desired: dict[str, Any], digest: str) -> Problem | None:
+        """Make the training-logic ConfigMap match `desired` (see `_training_logic_hash`)."""
+        name = desired["metadata"]["name"]
+        for _attempt in range(3):  # a create or replace can race another writer: read again
+            existing = self.kube.read_config_map(self.namespace, name)
+            if existing is None:
+                if self.kube.create_config_map(desired):
+                    self.kube.event(
+                        obj,
+                        "Normal",
+                        "TrainingLogicPublished",
+                        f"training logic {digest} in ConfigMap {name}",
+                    )
+                    return None
+                continue
+            if up_to_date(existing, desired):
+                return None
+            if not is_ours(existing, self.name):
+                return Problem(
+                    "Ready",
+                    "TrainingLogicConfigMapConflict",
+                    f"ConfigMap {self.namespace}/{name} exists but was not made by the operator for FLTask "
+                    f"{self.name}; delete or rename it so the training logic can be published there",
+                )
+            if self.kube.replace_config_map(replacement(existing, desired)):
+                log.info("replaced stale training-logic ConfigMap %s/%s", self.namespace, name)
+                return None
+        return Problem(
+            "Ready",
+            "ConfigMapUnavailable",
+            f"ConfigMap {self.namespace}/{name} kept changing while the operator wrote it; retrying",
+        )
 
     def _participants(self, spec: FLTaskSpec) -> list[_Participant]:
         out = []

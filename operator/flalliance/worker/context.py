@@ -5,9 +5,11 @@ Loaded lazily and in this order, so a command fails on the first thing it lacks,
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flalliance.chain.client import ChainClient
@@ -30,6 +32,28 @@ log = logging.getLogger(__name__)
 
 class PermanentError(Exception):
     """Retrying cannot help (wrong spec, bad data, wrong role): exit code 2."""
+
+
+# The most a training-logic spec may weigh, in the store or in the published file.
+MAX_SPEC_BYTES = 1024 * 1024
+
+
+def read_training_logic_file(path: Path, expected: bytes) -> bytes:
+    """The published training logic's bytes, size-limited and checked against the on-chain hash."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_SPEC_BYTES + 1)
+    except OSError as exc:
+        raise PermanentError(f"training logic file {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_SPEC_BYTES:
+        raise PermanentError(f"training logic file {path} is larger than {MAX_SPEC_BYTES} bytes")
+    actual = hashlib.sha256(data).digest()
+    if actual != expected:
+        raise PermanentError(
+            f"training logic file {path} has sha256 0x{actual.hex()}, but the task's on-chain "
+            f"trainingLogicHash is 0x{expected.hex()}"
+        )
+    return data
 
 
 @dataclass
@@ -61,21 +85,33 @@ class WorkerContext:
 
     @cached_property
     def spec(self) -> TrainingLogicSpec:
-        """The training logic, fetched by the on-chain hash and verified against it."""
+        """The training logic, fetched by the on-chain hash and verified against it.
+
+        From the store; when the store does not hold it yet, from the file the operator published (the
+        task's ConfigMap, mounted), which is then put into the store so every later reader finds it there
+        (puts are content-addressed, so concurrent workers doing the same is harmless)."""
         from flalliance.fl.spec import SpecError, load_verified_spec
         from flalliance.store.base import ObjectNotFound
 
         expected = hash_bytes(self.task.config().training_logic_hash)
         try:
-            data = self.store.get(expected, max_bytes=1024 * 1024)
+            data = self.store.get(expected, max_bytes=MAX_SPEC_BYTES)
+            from_file = False
         except ObjectNotFound as exc:
-            raise PermanentError(
-                f"training logic 0x{expected.hex()} is not in {self.store.describe()}"
-            ) from exc
+            if self.settings.training_logic_file is None:
+                raise PermanentError(
+                    f"training logic 0x{expected.hex()} is not in {self.store.describe()}"
+                ) from exc
+            data = read_training_logic_file(self.settings.training_logic_file, expected)
+            from_file = True
         try:
-            return load_verified_spec(data, expected)
+            spec = load_verified_spec(data, expected)
         except SpecError as exc:
             raise PermanentError(str(exc)) from exc
+        if from_file:
+            self.store.put(data)
+            log.info("training logic 0x%s put into %s", expected.hex(), self.store.describe())
+        return spec
 
     def _load_splits(self) -> tuple[Dataset, Dataset]:
         from flalliance.fl.data_files import load_directory

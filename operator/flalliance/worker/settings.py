@@ -21,6 +21,9 @@ class WorkerSettings(BaseModel):
     key_file: Path
     data_dir: Path | None = None
     store_url: str | None = None
+    # The task's training logic as published by the operator (a mounted ConfigMap), for when the store
+    # does not hold it yet; verified against the on-chain hash before use.
+    training_logic_file: Path | None = None
     result_file: Path | None = None
     behaviour: Behaviour = "honest"
 
@@ -32,6 +35,7 @@ _ENV = {
     "key_file": "FLALLIANCE_KEY_FILE",
     "data_dir": "FLALLIANCE_DATA_DIR",
     "store_url": "FLALLIANCE_STORE_URL",
+    "training_logic_file": "FLALLIANCE_TRAINING_LOGIC_FILE",
     "result_file": "FLALLIANCE_RESULT_FILE",
     "behaviour": "FLALLIANCE_BEHAVIOUR",
 }

@@ -104,6 +104,26 @@ def test_secrets_are_read_only_in_managed_namespaces(helm: str) -> None:
     assert "--namespace=team-a" in args and "--namespace=team-b" in args
 
 
+def test_training_logic_configmaps_are_written_only_in_managed_namespaces(helm: str) -> None:
+    """The operator publishes inline training logic as a ConfigMap: get/create/update, nothing more."""
+    for sets, where in ((("watchNamespaces={team-a,team-b}",), "Role"), ((), "ClusterRole")):
+        docs = render(helm, *sets)
+        assert isinstance(docs, list)
+        operator_roles = [
+            d for d in kinds(docs, where) if not d["metadata"]["name"].endswith(("-deployer", "-election"))
+        ]
+        rules = [r for d in operator_roles for r in d["rules"] if "configmaps" in r["resources"]]
+        assert rules and all(r["verbs"] == ["get", "create", "update"] for r in rules), rules
+        if where == "Role":
+            namespaces = [
+                d["metadata"]["namespace"]
+                for d in operator_roles
+                if any("configmaps" in r["resources"] for r in d["rules"])
+            ]
+            assert sorted(namespaces) == ["team-a", "team-b"]
+            assert not any("configmaps" in r["resources"] for r in _rules(docs, "ClusterRole"))
+
+
 def test_dev_chain_deployer_can_only_patch_its_configmap(helm: str) -> None:
     docs = render(helm, "devChain.enabled=true")
     assert isinstance(docs, list)

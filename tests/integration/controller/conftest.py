@@ -1,9 +1,11 @@
 """A real etcd + kube-apiserver (no kubelet) with the project's CRDs installed, once per session, and the
 stand-in for the kubelet and the Job controller, played openly by the tests (no pods run here): for every
 new worker Job it runs the real `flalliance-worker` with the Job's own arguments and environment, mapping
-the Job's volumes to local paths (wallet Secret → key file, dataset PVC → the participant's partition),
-then records the outcome as they would: a Pod with the termination message and exit code, and the Job's
-status (Complete, or Failed once its retries are used up)."""
+the Job's volumes to local paths (wallet Secret → key file, dataset PVC → the participant's partition,
+any other PVC → its directory, ConfigMap → a directory with its keys as files; environment values that
+name a mount path are rewritten to the local path, as the mount would make them true), then records the
+outcome as they would: a Pod with the termination message and exit code, and the Job's status (Complete,
+or Failed once its retries are used up)."""
 
 from __future__ import annotations
 
@@ -78,7 +80,7 @@ def kubectl(apiserver: LocalApiServer) -> Kubectl:
 class KubeletStandIn:
     api: client.ApiClient
     namespace: str
-    data_dirs: dict[str, Path]  # PVC name -> directory
+    data_dirs: dict[str, Path]  # PVC name -> directory (datasets, and e.g. a file:// store's volume)
     workdir: Path
     handled: set[str] = field(default_factory=set)
     runs: list[dict[str, Any]] = field(default_factory=list)
@@ -87,6 +89,31 @@ class KubeletStandIn:
     def __post_init__(self) -> None:
         self.core = client.CoreV1Api(self.api)
         self.batch = client.BatchV1Api(self.api)
+
+    def _mounted_paths(self, pod_spec: Any, container: Any, into: Path) -> dict[str, Path] | None:
+        """Mount path -> local path for the ConfigMap volumes and the non-dataset PVCs; None while a
+        ConfigMap is missing (a kubelet keeps such a pod waiting in ContainerCreating)."""
+        volumes = {v.name: v for v in pod_spec.volumes}
+        paths: dict[str, Path] = {}
+        for mount in container.volume_mounts:
+            volume = volumes[mount.name]
+            if volume.config_map is not None:
+                try:
+                    cm = self.core.read_namespaced_config_map(volume.config_map.name, self.namespace)
+                except client.ApiException as exc:
+                    if exc.status == 404:
+                        return None
+                    raise
+                local = into / mount.name
+                local.mkdir()
+                items = volume.config_map.items or [client.V1KeyToPath(key=k, path=k) for k in cm.data]
+                for item in items:
+                    (local / item.path).write_text(cm.data[item.key])
+                    (local / item.path).chmod(volume.config_map.default_mode or 0o644)
+                paths[mount.mount_path] = local
+            elif volume.persistent_volume_claim is not None and mount.name != "data":
+                paths[mount.mount_path] = self.data_dirs[volume.persistent_volume_claim.claim_name]
+        return paths
 
     def step(self, hold: Any = None) -> int:
         """Run every Job not handled yet (except those `hold(name)` keeps waiting); return how many ran."""
@@ -111,6 +138,12 @@ class KubeletStandIn:
         secret = volumes["wallet"].secret
         data = self.core.read_namespaced_secret(secret.secret_name, self.namespace).data
         key_dir = Path(tempfile.mkdtemp(dir=self.workdir))
+        paths = self._mounted_paths(pod_spec, container, key_dir)
+        if paths is None:
+            self.handled.discard(job.metadata.name)  # the pod waits for its ConfigMap
+            return
+        for name, value in list(env.items()):
+            env[name] = _map_path(value or "", paths)
         key_file = key_dir / "key"
         key_file.write_text(base64.b64decode(data[secret.items[0].key]).decode())
         key_file.chmod(0o400)
@@ -150,6 +183,16 @@ class KubeletStandIn:
             self.handled.discard(name)  # the Job controller would start another pod
             return
         record_job(self.batch, self.namespace, job, succeeded=code == 0, failed_pods=attempt)
+
+
+def _map_path(value: str, paths: dict[str, Path]) -> str:
+    """`value` (a path or a file:// URL) with a mounted path's prefix replaced by its local path."""
+    scheme = "file://" if value.startswith("file://") else ""
+    path = value[len(scheme) :]
+    for mount_path, local in paths.items():
+        if path == mount_path or path.startswith(mount_path.rstrip("/") + "/"):
+            return f"{scheme}{local}{path[len(mount_path) :]}"
+    return value
 
 
 @pytest.fixture

@@ -3,12 +3,14 @@
 kopf runs in a thread with the project's handlers; the test kubelet runs each worker Job with the real
 worker CLI. Covered: create → enrol → pioneer → rounds → payouts → withdraw; status, conditions, Events and
 Job specs; restart safety (the operator stopped and started mid-round); a failed pod retried; bad input
-reported in conditions and recovered from; deletion through the finalizer.
+reported in conditions and recovered from; deletion through the finalizer; inline training logic handed
+to the workers through a ConfigMap, with a store the operator cannot reach.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -27,6 +29,7 @@ from flalliance.chain.task import TaskClient
 from flalliance.chain.token import TokenClient
 from flalliance.fl.datasets import load_builtin
 from flalliance.fl.partition import PartitionRecord, dirichlet, write_partitions
+from flalliance.store.local import LocalStore
 from flalliance.testing.operator_thread import OperatorThread
 
 pytestmark = pytest.mark.integration
@@ -375,5 +378,114 @@ def test_invalid_inline_training_logic_is_a_condition_naming_the_field(
         )
         assert "spec.trainingLogic.inline" in cond["message"] and "model" in cond["message"]
         assert get(kube_api, ns, "fltasks", "digits")["status"].get("contractAddress") is None
+    finally:
+        operator.stop()
+
+
+def _condition(api: client.ApiClient, ns: str, reason: str) -> dict[str, Any] | None:
+    conditions = get(api, ns, "fltasks", "digits").get("status", {}).get("conditions", [])
+    return next((c for c in conditions if c["reason"] == reason), None)
+
+
+def test_inline_logic_reaches_the_workers_through_a_config_map_not_through_the_operator(
+    kube_api: client.ApiClient, ns: str, world: dict[str, Any], make_kubelet: Any, tmp_path: Path
+) -> None:
+    # The store is a PVC that only the task's pods mount. Its file:// path does not exist where the
+    # operator runs and cannot be made there (its parent is a regular file, even for root), so any attempt
+    # of the operator to open the store would fail the task with StoreUnavailable.
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    mount_path = f"{blocker}/artifacts"
+    volume = tmp_path / "artifacts-volume"
+    volume.mkdir()
+    core = client.CoreV1Api(kube_api)
+    core.create_namespaced_persistent_volume_claim(
+        ns,
+        {
+            "metadata": {"name": "artifacts"},
+            "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "1Gi"}}},
+        },
+    )
+    kubelet = make_kubelet(ns, {**world["data_dirs"], "artifacts": volume})
+    store = {"url": f"file://{mount_path}", "persistentVolumeClaim": "artifacts"}
+    create(kube_api, ns, "fltasks", fltask(world, rounds=1, store=store))
+    for i in range(4):
+        create(kube_api, ns, "participants", participant(i))
+    operator = OperatorThread(kube_api, ns)
+    operator.start()
+    try:
+        done = wait_for(
+            "completion",
+            lambda: (
+                (s := get(kube_api, ns, "fltasks", "digits").get("status", {})).get("phase") == "Completed"
+                and s
+            ),
+            kubelet,
+            dump=lambda: dump_state(kube_api, ns),
+        )
+    finally:
+        operator.stop()
+    assert all(r["exit"] == 0 for r in kubelet.runs), kubelet.runs
+    digest = done["trainingLogicHash"]
+    # The ConfigMap: the canonical JSON whose sha256 is the on-chain hash, owned by the FLTask.
+    cm = core.read_namespaced_config_map("digits-training-logic", ns)
+    data = cm.data["training-logic.json"].encode()
+    assert "0x" + hashlib.sha256(data).hexdigest() == digest
+    assert TaskClient(world["chain"], done["contractAddress"]).config().training_logic_hash == digest
+    [owner] = cm.metadata.owner_references
+    uid = get(kube_api, ns, "fltasks", "digits")["metadata"]["uid"]
+    assert (owner.kind, owner.name, owner.uid, owner.controller) == ("FLTask", "digits", uid, True)
+    assert cm.metadata.labels["flalliance.io/task"] == "digits"
+    # Every Job mounts it read-only and tells the worker where the file is.
+    for job in client.BatchV1Api(kube_api).list_namespaced_job(ns).items:
+        pod = job.spec.template.spec
+        [logic] = [v for v in pod.volumes if v.config_map is not None]
+        assert logic.config_map.name == "digits-training-logic"
+        [mount] = [m for m in pod.containers[0].volume_mounts if m.name == logic.name]
+        env = {e.name: e.value for e in pod.containers[0].env}
+        assert mount.read_only and env["FLALLIANCE_TRAINING_LOGIC_FILE"].startswith(mount.mount_path + "/")
+    # The workers put the spec into the PVC's store (and their models); the operator's path never existed.
+    assert LocalStore(volume).get(bytes.fromhex(digest[2:]), max_bytes=1 << 20) == data
+    assert not Path(mount_path).exists() and blocker.is_file()
+
+
+def test_a_foreign_config_map_is_a_condition_and_an_edited_one_is_restored(
+    kube_api: client.ApiClient, ns: str, world: dict[str, Any]
+) -> None:
+    core = client.CoreV1Api(kube_api)
+    name = "digits-training-logic"
+    core.create_namespaced_config_map(ns, {"metadata": {"name": name}, "data": {"notes": "mine"}})
+    create(kube_api, ns, "fltasks", fltask(world, rounds=1))
+    operator = OperatorThread(kube_api, ns)
+    operator.start()
+    try:
+        cond = wait_for(
+            "TrainingLogicConfigMapConflict",
+            lambda: _condition(kube_api, ns, "TrainingLogicConfigMapConflict"),
+            timeout=60,
+        )
+        assert cond["status"] == "False" and f"ConfigMap {ns}/{name}" in cond["message"]
+        assert core.read_namespaced_config_map(name, ns).data == {"notes": "mine"}  # left alone
+        assert get(kube_api, ns, "fltasks", "digits")["status"].get("contractAddress") is None
+        core.delete_namespaced_config_map(name, ns)
+        wait_for(
+            "the contract once the name is free",
+            lambda: get(kube_api, ns, "fltasks", "digits").get("status", {}).get("contractAddress"),
+            timeout=90,
+        )
+        operator.stop()
+        # Edited by hand while the operator was down: the operator's own ConfigMap is put back.
+        core.patch_namespaced_config_map(name, ns, {"data": {"training-logic.json": "{}"}})
+        operator.start()
+        digest = get(kube_api, ns, "fltasks", "digits")["status"]["trainingLogicHash"]
+        restored = wait_for(
+            "the ConfigMap restored",
+            lambda: (
+                (d := (core.read_namespaced_config_map(name, ns).data or {}).get("training-logic.json", ""))
+                and "0x" + hashlib.sha256(d.encode()).hexdigest() == digest
+            ),
+            timeout=60,
+        )
+        assert restored
     finally:
         operator.stop()

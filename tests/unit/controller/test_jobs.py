@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from flalliance.api.fltask import FLTaskSpec
+from flalliance.api.fltask import FLTaskSpec, TrainingLogic
 from flalliance.api.participant import ParticipantSpec
 from flalliance.controller.actions import CreateJob
 from flalliance.controller.jobs import job_name, render_job
@@ -118,3 +118,22 @@ def test_other_volume_sources_pass_through() -> None:
     )
     pod = render(participant=other, participant_name="bob")["spec"]["template"]["spec"]
     assert {"name": "data", "hostPath": {"path": "/srv/bob"}} in pod["volumes"]
+
+
+def test_inline_logic_mounts_its_config_map_read_only_and_names_the_file() -> None:
+    inline = TASK.model_copy(update={"training_logic": TrainingLogic(inline={"model": {"kind": "logreg"}})})
+    pod = render(task=inline)["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert volumes["training-logic"]["configMap"]["name"] == "digits-training-logic"
+    assert mounts["training-logic"]["readOnly"] is True
+    path = env["FLALLIANCE_TRAINING_LOGIC_FILE"]
+    assert path == mounts["training-logic"]["mountPath"] + "/training-logic.json"
+    sc = container["securityContext"]
+    assert sc["runAsNonRoot"] and sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"]
+    # A task that names an existing hash has nothing to mount: the spec is in the store already.
+    plain = render()["spec"]["template"]["spec"]
+    assert "training-logic" not in {v["name"] for v in plain["volumes"]}
+    assert "FLALLIANCE_TRAINING_LOGIC_FILE" not in {e["name"] for e in plain["containers"][0]["env"]}
