@@ -126,7 +126,7 @@ kind-down: ## (laptop) delete the kind cluster
 	hack/kind-down.sh
 
 .PHONY: wheels
-wheels: setup ## download the worker image's wheels (torch etc.) once into .state/wheels
+wheels: setup ## download the worker image's wheels (torch etc.) once into the machine cache (/var/cache/flalliance/wheels)
 	hack/wheels.sh
 
 .PHONY: demo

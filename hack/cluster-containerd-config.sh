@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # containerd configuration for the cluster's own containerd instance (never the system's or Docker's):
-# its own socket under /run/flalliance, its own root in .state/cluster, the CRI plugin with cgroupfs,
-# the locally built pause image, and CNI config/state inside the state folder.
+# its own socket under /run/flalliance, the CRI plugin with cgroupfs, the locally built pause image, and
+# CNI config/state inside the state folder.
+# Its root (image content and snapshots) lives in the machine cache, like the built binaries: the worker
+# image is ~3.7 GB, and importing it again into every checkout's cluster cost 90 s and 8 GB of disk each
+# time (CI's fresh clone among them). cluster-load.sh skips an image whose ID the root already holds.
+# Only one local cluster runs on a machine at a time (fixed bridge and ports), so one root is never shared
+# by two running containerds; cluster-down removes every pod sandbox and container before stopping it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 C="$STATE/containerd" R=/run/flalliance/containerd
-mkdir -p "$C/root" "$C/opt" "$STATE/cni/net.d" "$STATE/cni/ipam" "$R"
+mkdir -p "$CTR_ROOT" "$C/opt" "$STATE/cni/net.d" "$STATE/cni/ipam" "$R"
 cat >"$C/config.toml" <<TOML
 version = 2
-root = "$C/root"
+root = "$CTR_ROOT"
 state = "$R/state"
 disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
 

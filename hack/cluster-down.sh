@@ -38,8 +38,8 @@ stop_pidfile kube-proxy
 stop_pidfile kube-apiserver 5
 stop_pidfile etcd
 
-# 3. Mounts under the state folder and /run/flalliance (deepest first).
-for root in "$STATE" /run/flalliance; do
+# 3. Mounts under the state folder, the containerd root and /run/flalliance (deepest first).
+for root in "$STATE" "$CTR_ROOT" /run/flalliance; do
   [[ -e "$root" ]] || continue
   for _ in 1 2 3; do
     mapfile -t mnts < <(awk -v r="$root" '$5 == r || index($5, r "/") == 1 {print $5}' /proc/self/mountinfo | sort -r)

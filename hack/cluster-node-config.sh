@@ -32,7 +32,9 @@ serializeImagePulls: false
 # Locally imported images are never garbage-collected (nothing could pull them back).
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
-evictionHard: {memory.available: 100Mi, nodefs.available: 2%, nodefs.inodesFree: 2%, imagefs.available: 2%}
+# Absolute floors, not percentages: on a large shared disk 2% is gigabytes, and the disk-pressure taint it
+# set stopped every pod from scheduling (and would have evicted the locally imported images).
+evictionHard: {memory.available: 100Mi, nodefs.available: 256Mi, nodefs.inodesFree: 1%, imagefs.available: 256Mi}
 maxPods: 110
 podPidsLimit: 4096
 nodeStatusUpdateFrequency: 5s

@@ -188,6 +188,12 @@ node_ready_now() {
   [[ "${out%% *}" == True ]] && (( $(date -d "${out#* }" +%s) >= t0 ))
 }
 await kubelet 90 "registered with a Ready node" node_ready_now
+# Schedulable: a fresh node carries no taint (a pressure taint means pods would sit Pending forever).
+node_untainted() { [[ -z "$(kc get node "$NODE_NAME" -o jsonpath='{.spec.taints}')" ]]; }
+if ! wait_for 60 "an untainted node" node_untainted; then
+  kc describe node "$NODE_NAME" >>"$LOGS/kubelet.log" 2>&1 || true
+  die "node $NODE_NAME is tainted: $(kc get node "$NODE_NAME" -o jsonpath='{.spec.taints}'); free disk: $(df -h --output=avail "$STATE" | tail -1) (node description appended to $LOGS/kubelet.log)"
+fi
 
 # Add-ons: storage (provisioner + default class, RBAC), CoreDNS.
 start hostpath-provisioner "$BIN/hostpath-provisioner" --kubeconfig="$PKI/hostpath-provisioner.kubeconfig" \

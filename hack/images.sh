@@ -17,6 +17,21 @@ if (( ${#names[@]} == 0 )); then
 fi
 (( ${#names[@]} )) || { log "no images/*/Dockerfile: nothing to build"; exit 0; }
 "$HACK/base-images.sh"
+# `# wheels: serve`: the machine's wheel cache (hack/wheels.sh) is served read-only on 127.0.0.1 for the
+# build (run with --network host) at a fixed address, so the build-arg, and with it the layer cache, is
+# stable. The server stops when this script ends.
+WHEELS_PORT="${FLALLIANCE_WHEELS_PORT:-18765}"
+WHEELS_URL="http://127.0.0.1:$WHEELS_PORT/"
+wheels_pid=""
+serve_wheels() {
+  [[ -n "$wheels_pid" ]] && return 0
+  [[ -d "$CACHE/wheels" ]] || die "wheel cache $CACHE/wheels missing (run 'make wheels')"
+  python3 -m http.server --bind 127.0.0.1 --directory "$CACHE/wheels" "$WHEELS_PORT" >>"$CACHE/logs/wheels-server.log" 2>&1 &
+  wheels_pid=$!
+  trap '[[ -n "$wheels_pid" ]] && kill "$wheels_pid" 2>/dev/null; true' EXIT
+  wait_for 15 "the wheel server on 127.0.0.1:$WHEELS_PORT" curl -sf -o /dev/null "$WHEELS_URL" \
+    || die_component "wheel server" "$CACHE/logs/wheels-server.log" "not answering on $WHEELS_URL (port taken? set FLALLIANCE_WHEELS_PORT)"
+}
 export DOCKER_BUILDKIT=0   # Debian's docker.io 20.10 builds with the classic builder; no buildx needed
 for n in "${names[@]}"; do
   df="$REPO_ROOT/images/$n/Dockerfile"
@@ -31,8 +46,10 @@ for n in "${names[@]}"; do
     (cd "$REPO_ROOT" && bash -c "$prep") >"$logf" 2>&1 \
       || die_component "image flalliance/$n:dev" "$logf" "its prepare step failed: $prep"
   fi
+  build_args=()
+  if grep -q '^# *wheels: *serve' "$df"; then serve_wheels; build_args=(--network host --build-arg "WHEELS_URL=$WHEELS_URL"); fi
   log "building flalliance/$n:dev (context: ${ctx_rel:-.}; log: $logf)"
-  heavy "$DOCKER" build -f "$df" -t "flalliance/$n:dev" "$ctx" >>"$logf" 2>&1 \
+  heavy "$DOCKER" build "${build_args[@]}" -f "$df" -t "flalliance/$n:dev" "$ctx" >>"$logf" 2>&1 \
     || die_component "image flalliance/$n:dev" "$logf" "docker build failed"
   size="$("$DOCKER" image inspect -f '{{.Size}}' "flalliance/$n:dev")"
   log "flalliance/$n:dev built in $(( $(date +%s) - start )) s, $(( size / 1024 / 1024 )) MiB"

@@ -32,6 +32,8 @@ HOST_IP=10.244.0.1
 NODE_NAME=flalliance-node
 CLUSTER_DOMAIN=cluster.local
 CTR_SOCK=/run/flalliance/containerd/containerd.sock
+# The cluster containerd's root (image content and snapshots): machine-wide, see cluster-containerd-config.sh.
+CTR_ROOT="${FLALLIANCE_CONTAINERD_ROOT:-$CACHE/containerd/root}"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }

@@ -143,4 +143,11 @@ class Kube:
             lines.append(
                 f"event {ev.involved_object.kind}/{ev.involved_object.name}: {ev.reason} {ev.message}"
             )
+        for node in self.core.list_node().items:
+            # A taint or a pressure condition explains Pending pods better than any pod event.
+            for taint in node.spec.taints or []:
+                lines.append(f"node {node.metadata.name} taint {taint.key}={taint.value}:{taint.effect}")
+            for cond in node.status.conditions or []:
+                if (cond.type == "Ready") != (cond.status == "True"):
+                    lines.append(f"node {node.metadata.name} {cond.type}={cond.status}: {cond.message}")
         return "\n".join(lines)
