@@ -10,7 +10,7 @@ exactly once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, cast
 
@@ -80,6 +80,24 @@ def block_ranges(start: int, head: int, batch: int) -> list[tuple[int, int]]:
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
     return [(lo, min(lo + batch - 1, head)) for lo in range(start, head + 1, batch)]
+
+
+def first_block_at_or_after(timestamp: int, head: int, timestamp_of: Callable[[int], int]) -> int:
+    """The first block (``<= head``) whose timestamp is at least ``timestamp``, by binary search.
+
+    A contract's events start no earlier than the block it was created in, whose timestamp is the
+    contract's recorded creation time: scanning from here instead of block 0 saves thousands of
+    ``eth_getLogs`` ranges on a long chain for about log2(head) block reads. Block timestamps never
+    decrease, so the search is exact; ``head + 1`` when no block is that late yet.
+    """
+    lo, hi = 0, head + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if timestamp_of(mid) >= timestamp:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def new_in_order(logs: Iterable[LogReceipt], checkpoint: Checkpoint) -> list[LogReceipt]:

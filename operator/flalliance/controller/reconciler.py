@@ -22,7 +22,7 @@ from flalliance.api.fltask import FLTaskSpec, FLTaskStatus, PayoutPolicy
 from flalliance.api.participant import ParticipantSpec, ParticipantStatus, RoleRecord
 from flalliance.chain.client import ChainClient
 from flalliance.chain.errors import ChainError, ContractRevert
-from flalliance.chain.events import EventReader
+from flalliance.chain.events import EventReader, first_block_at_or_after
 from flalliance.chain.factory import FactoryClient
 from flalliance.chain.models import Policy, TaskConfig, TaskParams
 from flalliance.chain.task import TaskClient
@@ -612,7 +612,11 @@ class TaskReconciler:
     # ---- status
     def _summaries(self, task: TaskClient, previous: FLTaskStatus) -> Any:
         if self._reader is None:
-            start = 0
+            # Start at the contract's creation block (found from its recorded creation time), not block 0.
+            created_at = (self._config or task.config()).created_at
+            start = first_block_at_or_after(
+                created_at, task.client.block_number(), task.client.block_timestamp
+            )
             self._reader = EventReader(task.client, task.contract, start_block=start)
         for ev in self._reader.poll():
             self._events.append(Event(ev.name, ev.args))

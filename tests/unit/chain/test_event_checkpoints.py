@@ -6,7 +6,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from flalliance.chain.events import Checkpoint, DecodedEvent, block_ranges, new_in_order
+from flalliance.chain.events import (
+    Checkpoint,
+    DecodedEvent,
+    block_ranges,
+    first_block_at_or_after,
+    new_in_order,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -77,3 +83,19 @@ def test_checkpoint_round_trips_through_a_file(tmp_path: Path) -> None:
 def test_invalid_checkpoints_are_refused(fields: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         Checkpoint(**fields)
+
+
+def test_first_block_at_or_after_finds_the_creation_block() -> None:
+    # Blocks 0..9 with non-decreasing timestamps (several blocks may share one second).
+    stamps = [100, 100, 105, 105, 105, 110, 120, 120, 130, 140]
+    reads: list[int] = []
+
+    def timestamp_of(block: int) -> int:
+        reads.append(block)
+        return stamps[block]
+
+    assert first_block_at_or_after(105, 9, timestamp_of) == 2  # the first of the blocks of that second
+    assert len(reads) <= 4  # log2(10) reads, not a scan
+    assert first_block_at_or_after(100, 9, timestamp_of) == 0
+    assert first_block_at_or_after(121, 9, timestamp_of) == 8  # between blocks: the next one
+    assert first_block_at_or_after(141, 9, timestamp_of) == 10  # no block that late yet
