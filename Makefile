@@ -130,8 +130,12 @@ wheels: setup ## download the worker image's wheels (torch etc.) once into the m
 	hack/wheels.sh
 
 .PHONY: demo
-demo: setup ## a whole federated task on the embedded default (digits, one attacker), summary + plots in .state/demo
+demo: setup ## the example task on a real cluster (local; DEMO_CLUSTER=kind for kind): chart, dev chain, 4 participants, summary + plot in .state/demo
 	hack/demo.sh
+
+.PHONY: demo-sim
+demo-sim: setup ## the same protocol without Kubernetes: 8 worker processes on a fresh anvil (flalliance simulate), summary + plots in .state/demo-sim
+	hack/demo-sim.sh
 
 .PHONY: bench-operator
 bench-operator: setup envtest ## operator overhead and API requests per round (10 and 50 participants) -> bench/results/operator.json

@@ -1,33 +1,63 @@
 #!/usr/bin/env bash
-# `make demo`: one federated task end to end on the embedded default, then a summary read from the chain.
+# `make demo`: the example federated task on a real cluster, end to end, from a fresh machine.
 #
-# The default: digits (scikit-learn's offline copy), an MLP, 8 participants (half proposers each round) with a Dirichlet(0.5) label
-# skew, 5 rounds, one label-flipping participant; a fresh anvil, the real contracts, one `flalliance-worker
-# participate` process per participant (roles from the chain), per-proposal payouts. Output in .state/demo/:
-# report.json, accuracy.png, payouts.png. Override with DEMO_ARGS="--participants 10 --rounds 10 ...".
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-out=.state/demo
-rm -rf "$out"
-mkdir -p "$out"
-# shellcheck disable=SC2086
-.venv/bin/flalliance simulate --preset digits-mlp --participants 8 --rounds 5 --seed 7 \
-  --proposer-fraction-bps 5000 --malicious label_flip:1 --out "$out" ${DEMO_ARGS:-}
-.venv/bin/python - "$out/report.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-s = r["summary"]
-fml = lambda wei: f"{wei / 1e18:,.2f}"
-print()
-print("== demo summary (read from the chain) ==")
-print(f"task {r['task']} on chain {r['chain_id']}: {s['rounds']} rounds, {s['rounds_accepted']} accepted")
-pct = lambda v: "n/a" if v is None else f"{v:.1%}"
-print(f"global accuracy on the held-out set: {pct(r.get('initial_accuracy'))} initial -> "
-      f"{pct(s.get('final_accuracy'))} final (centralized upper bound {pct(r.get('centralized_accuracy'))})")
-print(f"malicious proposals rejected: {s['malicious_rejected']:.0%} of {s['malicious_proposals']}; "
-      f"honest proposals rejected: {s['honest_rejected']:.0%} of {s['honest_proposals']}")
-print(f"{'participant':<12} {'behaviour':<11} {'rewards':>10} {'slashes':>9} {'net FML':>9}")
-for o in r["outcomes"]:
-    print(f"{o['label']:<12} {o['behaviour']:<11} {fml(o['rewarded']):>10} {fml(o['slashed']):>9} {fml(o['net']):>9}")
-PY
-echo "plots: $out/accuracy.png $out/payouts.png"
+#  1. the cluster: the local one built from source (default), or kind on a laptop (DEMO_CLUSTER=kind);
+#  2. the images (operator, worker, devchain), built without a registry and loaded into the cluster;
+#  3. the Helm chart in namespace $DEMO_NS with the dev chain (anvil + the contracts) and the PVC store;
+#  4. examples/digits: wallets, each participant's private data volume (written by a Job), the FLTask and
+#     four Participants (one label-flipping attacker);
+#  5. progress while it runs (`flalliance demo watch`: round, phase, Jobs, accuracy), then a summary read
+#     from the chain (rewards, slashes, escrow audit) and a plot: .state/demo/outcome.json, demo.png.
+# A re-run starts the example over (the chart, chain and images are kept). The cluster stays up for
+# exploring (`kubectl get fltasks,participants,jobs -n flalliance-demo`); `make cluster-down` stops it.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+NS="${DEMO_NS:-flalliance-demo}"
+CLUSTER="${DEMO_CLUSTER:-local}"
+t0=$(date +%s)
+case "$CLUSTER" in
+  local)
+    "$HACK/cluster-up.sh"
+    export KUBECONFIG="$STATE/kubeconfig"
+    KUBECTL="$STATE/bin/kubectl" HELM="$STATE/bin/helm"
+    "$HACK/images.sh" operator worker devchain
+    "$HACK/cluster-load.sh" operator worker devchain
+    ;;
+  kind)
+    "$HACK/kind-up.sh"
+    export KUBECONFIG="$REPO_ROOT/.state/kind/kubeconfig"
+    KUBECTL="$("$HACK/build-tools.sh" --path kubernetes)/kubectl" HELM="$("$HACK/build-tools.sh" --path helm)/helm"
+    "$HACK/images.sh" operator worker devchain
+    "$HACK/kind-load.sh" operator worker devchain
+    ;;
+  *) die "DEMO_CLUSTER must be 'local' or 'kind', not '$CLUSTER'" ;;
+esac
+kc() { "$KUBECTL" -n "$NS" "$@"; }
+
+log "installing the chart (release flalliance, namespace $NS, dev chain and PVC store enabled)"
+"$HELM" upgrade --install flalliance charts/flalliance -n "$NS" --create-namespace \
+  --set devChain.enabled=true --set store.enabled=true --set "watchNamespaces={$NS}" --wait --timeout 5m
+# The images may have been rebuilt under the same tag: restart the operator on the current one.
+kc rollout restart deployment/flalliance >/dev/null
+kc rollout status deployment/flalliance --timeout=180s
+log "waiting for the dev chain's contracts"
+deployer="$(kc get jobs -l app.kubernetes.io/component=devchain-deployer -o name | tail -1)"
+kc wait --for=condition=complete "$deployer" --timeout=300s >/dev/null \
+  || { kc logs "$deployer" --tail=30 || true; die "the dev chain deployer ($deployer) did not complete"; }
+factory="$(kc get configmap flalliance-devchain-addresses -o jsonpath='{.data.factory}')"
+want="$(sed -n 's/^ *factoryAddress: *"\(0x[0-9a-fA-F]*\)".*/\1/p' examples/digits/fltask.yaml)"
+[[ "$factory" == "$want" ]] || die "the dev chain's factory is $factory but examples/digits/fltask.yaml names $want"
+
+log "starting the example over: removing a previous run's objects"
+kc delete -k examples/digits --ignore-not-found --wait --timeout=180s >/dev/null
+log "writing each participant's private data volume (Job digits-data)"
+kc apply -f examples/digits/wallets.yaml -f examples/digits/data.yaml >/dev/null
+kc wait --for=condition=complete job/digits-data --timeout=300s >/dev/null \
+  || { kc logs job/digits-data --tail=30 || true; die "the data writer Job did not complete"; }
+log "applying the FLTask and four Participants (p4 flips its labels)"
+kc apply -f examples/digits/fltask.yaml -f examples/digits/participants.yaml >/dev/null
+log "set-up took $(( $(date +%s) - t0 )) s; following the task (kubectl get fltasks -n $NS shows the same)"
+mkdir -p .state/demo
+.venv/bin/flalliance demo watch --namespace "$NS" --task digits --kubectl "$KUBECTL" --out .state/demo
+kc get fltasks
+log "the cluster is still up: kubectl --kubeconfig $KUBECONFIG -n $NS get fltasks,participants,jobs; 'make cluster-down' stops it"

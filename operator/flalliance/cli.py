@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES = [
     "flalliance.api.cli_crds",
     "flalliance.chain.cli_chain",
     "flalliance.controller.main",
+    "flalliance.demo.cli_demo",
     "flalliance.sim.cli_simulate",
 ]
 

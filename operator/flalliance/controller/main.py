@@ -58,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
         metrics.serve(args.metrics_port)
     stop = threading.Event()
     elector = None
+    # An explicit identity: kopf's default asks getpass for the user name, which fails for the image's
+    # numeric non-root user (no /etc/passwd entry).
+    identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
     if not args.no_leader_election:
-        identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
         elector = LeaderElector(
             api,
             namespace=args.lease_namespace,
@@ -81,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(
             kopf.operator(
                 standalone=True,
+                identity=identity,
                 clusterwide=not args.namespace,
                 namespaces=list(args.namespace),
                 liveness_endpoint=liveness,
