@@ -57,6 +57,13 @@ class LeaderElector:
             except ApiException as create_exc:
                 if create_exc.status == 409:
                     return False
+                if create_exc.status == 403:  # the chart creates the Lease; this replica may only update it
+                    log.warning(
+                        "lease %s/%s does not exist yet and creating it is not allowed: waiting",
+                        self.namespace,
+                        self.name,
+                    )
+                    return False
                 raise
             return True
         spec = lease.spec

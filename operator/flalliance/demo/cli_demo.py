@@ -120,7 +120,9 @@ def _watch(args: argparse.Namespace) -> int:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 2
     baseline = _baseline(api, args.namespace, args.addresses_configmap)
-    with port_forward(args.namespace, args.chain_service, args.chain_port, kubectl=args.kubectl) as port:
+    with port_forward(
+        args.namespace, args.chain_service, args.chain_port, kubectl=args.kubectl, kubeconfig=args.kubeconfig
+    ) as port:
         outcome = read_outcome(ChainClient(f"http://127.0.0.1:{port}"), obj, parts, baseline)
     print()
     print(summary_text(outcome, elapsed))

@@ -17,11 +17,27 @@ _FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+)")
 
 @contextmanager
 def port_forward(
-    namespace: str, service: str, port: int, kubectl: str = "kubectl", timeout: float = 30.0
+    namespace: str,
+    service: str,
+    port: int,
+    kubectl: str = "kubectl",
+    kubeconfig: str | None = None,
+    timeout: float = 30.0,
 ) -> Iterator[int]:
     """Yields the local port forwarded to ``service:port`` in ``namespace``."""
+    config = ["--kubeconfig", kubeconfig] if kubeconfig else []
     proc = subprocess.Popen(
-        [kubectl, "-n", namespace, "port-forward", "--address", "127.0.0.1", f"svc/{service}", f":{port}"],
+        [
+            kubectl,
+            *config,
+            "-n",
+            namespace,
+            "port-forward",
+            "--address",
+            "127.0.0.1",
+            f"svc/{service}",
+            f":{port}",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -91,6 +91,10 @@ def test_rbac_is_least_privilege(helm: str) -> None:
             assert rule["verbs"] == ["get"], rule
     leases = [r for r in _rules(docs, "Role") if "leases" in r["resources"]]
     assert leases and all(d["metadata"]["namespace"] == "flalliance-system" for d in kinds(docs, "Role"))
+    # The operator may only get/update the Lease the chart itself creates (so uninstall removes it).
+    (lease,) = kinds(docs, "Lease")
+    assert all(r["resourceNames"] == [lease["metadata"]["name"]] for r in leases), leases
+    assert all(set(r["verbs"]) == {"get", "update"} for r in leases), leases
 
 
 def test_secrets_are_read_only_in_managed_namespaces(helm: str) -> None:
