@@ -6,7 +6,7 @@
 # - otherwise the local cluster: bring it up if it is not running (make cluster), build and load the
 #   images (make images cluster-load), run the tests, and always tear down what this run started
 #   (cluster-down, and dockerd if this run started it), failure or not.
-# E2E_IMAGES: the images/<name> to build and load (default: what tests/e2e uses today, "smoke"; "all" for
+# E2E_IMAGES: the images/<name> to build and load (default: every image tests/e2e uses; "all" for
 # every images/*/Dockerfile). Add a name here when e2e tests start using its image.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
@@ -34,7 +34,7 @@ if [[ ! -f "$REPO_ROOT/.state/docker/started-by-us" ]] && ! docker info >/dev/nu
 if ! pid_alive "$STATE/pids/kube-apiserver.pid"; then started_cluster=1; fi
 # Set-up steps (each names its component and log on failure), as `make cluster images cluster-load`.
 "$HACK/cluster-up.sh"
-images=(${E2E_IMAGES:-smoke})
+images=(${E2E_IMAGES:-smoke operator worker devchain})
 [[ "${images[*]}" == all ]] && images=()
 "$HACK/images.sh" "${images[@]}"
 "$HACK/cluster-load.sh" "${images[@]}"

@@ -39,7 +39,12 @@ class ChainSpec(ApiModel):
 
 
 class TrainingLogic(ApiModel):
-    """The task's training logic: an inline spec (stored and hashed by the operator) or an existing hash."""
+    """The task's training logic: an inline spec or the hash of one already in the artifact store.
+
+    Inline: the operator hashes it (the hash is fixed on-chain at creation) and hands it to the workers in
+    the ConfigMap `<task>-training-logic`; the first worker that needs it puts it into the store, so the
+    operator itself never needs access to the store.
+    """
 
     model_config = ApiModel.model_config | {
         "json_schema_extra": {
@@ -55,7 +60,8 @@ class TrainingLogic(ApiModel):
 
     inline: dict[str, Any] | None = Field(
         default=None,
-        description="The training-logic spec (model, optimizer, epochs, ...); see docs/fl.md",
+        description="The training-logic spec (model, optimizer, epochs, ...; docs/fl.md), handed to the "
+        "workers in the ConfigMap <task>-training-logic",
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
     )
     hash: Hash32 | None = Field(

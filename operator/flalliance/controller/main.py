@@ -47,6 +47,7 @@ def _api(kubeconfig: str | None) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     import kopf
+    from kopf._core.engines.peering import Identity  # kopf's NewType for operator identities
 
     from flalliance.controller import handlers, metrics
     from flalliance.controller.leader import LeaderElector
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(
             kopf.operator(
                 standalone=True,
-                identity=identity,
+                identity=Identity(identity),
                 clusterwide=not args.namespace,
                 namespaces=list(args.namespace),
                 liveness_endpoint=liveness,
