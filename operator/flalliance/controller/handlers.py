@@ -21,7 +21,13 @@ from flalliance.controller.reconciler import STOP, TaskReconciler
 log = logging.getLogger(__name__)
 
 _wakers: dict[tuple[str, str], asyncio.Event] = {}
-DEBOUNCE_SECONDS = 0.15
+# Jobs of each task not yet finished, as seen in Job events. A Job that succeeds while others of the task
+# still run rarely allows a decision (a phase moves on when all its submissions are in), so the daemon waits
+# up to DEBOUNCE_SECONDS for the rest and one pass handles the whole burst; the last one to finish, or any
+# failure (a retry to start), wakes it at once.
+_unfinished: dict[tuple[str, str], set[str]] = {}
+_settled: dict[tuple[str, str], asyncio.Event] = {}
+DEBOUNCE_SECONDS = 1.0
 _api: client.ApiClient | None = None
 
 
@@ -37,9 +43,20 @@ def _kube() -> Kube:
 
 
 def wake(namespace: str, name: str) -> None:
+    """Wake a task's daemon. Call on the event loop's thread (asyncio.Event is not thread-safe)."""
     event = _wakers.get((namespace, name))
     if event is not None:
         event.set()
+
+
+async def _debounce(key: tuple[str, str]) -> None:
+    """After a wake: wait while the task's other Jobs are still running, at most DEBOUNCE_SECONDS."""
+    if not _unfinished.get(key):
+        return
+    settled = _settled.setdefault(key, asyncio.Event())
+    settled.clear()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(settled.wait(), timeout=DEBOUNCE_SECONDS)
 
 
 @kopf.on.login()
@@ -85,11 +102,12 @@ async def fltask_daemon(name: str, namespace: str | None, stopped: kopf.DaemonSt
             waker.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waker.wait(), timeout=delay)
-                # Woken by an event: let the burst that usually follows (several Jobs finishing) settle,
-                # so one pass handles them all.
-                await asyncio.sleep(DEBOUNCE_SECONDS)
+                # Woken by an event: if more Jobs of the burst are about to finish, let one pass see them.
+                await _debounce((namespace, name))
     finally:
         _wakers.pop((namespace, name), None)
+        _unfinished.pop((namespace, name), None)
+        _settled.pop((namespace, name), None)
 
 
 @kopf.on.delete(GROUP, VERSION, "fltasks")
@@ -105,23 +123,37 @@ async def fltask_deleted(name: str, namespace: str | None, **_: Any) -> None:
 @kopf.on.event(
     "batch", "v1", "jobs", labels={"app.kubernetes.io/managed-by": MANAGED_BY["app.kubernetes.io/managed-by"]}
 )
-def _job_event(body: kopf.Body, **_: Any) -> None:
-    """Wake the task when one of its Jobs finishes (creation and progress need no decision)."""
+async def _job_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+    """Wake the task when one of its Jobs finishes (creation and progress need no decision).
+
+    Async on purpose: it runs on the event loop, where setting the daemon's asyncio.Event is safe and
+    immediate (a sync handler runs in kopf's thread pool).
+    """
     status = body.get("status", {})
-    finished = status.get("succeeded") or any(
-        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-        for c in status.get("conditions", [])
-    )
-    task = body.get("metadata", {}).get("labels", {}).get(LABEL_TASK)
-    if task and finished:
-        wake(body["metadata"]["namespace"], task)
+    done = {c.get("type") for c in status.get("conditions", []) if c.get("status") == "True"}
+    failed = "Failed" in done or bool(status.get("failed"))
+    finished = bool(status.get("succeeded")) or bool(done & {"Complete", "Failed"})
+    meta = body.get("metadata", {})
+    task = meta.get("labels", {}).get(LABEL_TASK)
+    if not task:
+        return
+    key = (meta["namespace"], task)
+    running = _unfinished.setdefault(key, set())
+    if finished or type == "DELETED":
+        running.discard(meta["name"])
+    else:
+        running.add(meta["name"])
+    if (failed or not running) and key in _settled:
+        _settled[key].set()
+    if finished or failed:
+        wake(*key)
 
 
 _generations: dict[tuple[str, str], int] = {}
 
 
 @kopf.on.event(GROUP, VERSION, "participants")
-def _participant_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+async def _participant_event(body: kopf.Body, type: str | None, **_: Any) -> None:
     """Wake the task on a new, changed or deleted Participant — not on the status writes it makes itself."""
     meta = body["metadata"]
     key = (meta["namespace"], meta["name"])
