@@ -80,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
         elector.keep_renewing(lost)
     liveness = f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None
     try:
-        kopf.configure(verbose=args.log_level == "DEBUG")
+        # No kopf.configure(): it adds its own plain-text root handler beside our JSON one (every line twice).
+        # kopf's loggers propagate to the JSON handler; asyncio's debug chatter stays out, as with kopf.
+        logging.getLogger("asyncio").setLevel(logging.WARNING)
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # a line per liveness probe otherwise
         asyncio.run(
             kopf.operator(
                 standalone=True,
