@@ -22,12 +22,13 @@ log = logging.getLogger(__name__)
 
 _wakers: dict[tuple[str, str], asyncio.Event] = {}
 # Jobs of each task not yet finished, as seen in Job events. A Job that succeeds while others of the task
-# still run rarely allows a decision (a phase moves on when all its submissions are in), so the daemon waits
-# up to DEBOUNCE_SECONDS for the rest and one pass handles the whole burst; the last one to finish, or any
-# failure (a retry to start), wakes it at once.
+# still run allows no decision (a phase moves on when all its submissions are in, or at its deadline, which
+# the daemon's own timer covers), so the daemon waits for the rest, up to DEBOUNCE_SECONDS, and one pass
+# handles the whole burst; the last one to finish, or any failure (a retry to start), wakes it at once.
+# The cap bounds the cost of a Job whose end was never seen (a watch gap): one late pass, not a stall.
 _unfinished: dict[tuple[str, str], set[str]] = {}
 _settled: dict[tuple[str, str], asyncio.Event] = {}
-DEBOUNCE_SECONDS = 1.0
+DEBOUNCE_SECONDS = 5.0
 _api: client.ApiClient | None = None
 
 
@@ -99,11 +100,18 @@ async def fltask_daemon(name: str, namespace: str | None, stopped: kopf.DaemonSt
             delay = await asyncio.to_thread(reconciler.reconcile)
             if delay == STOP:
                 return
-            waker.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waker.wait(), timeout=delay)
+            while not stopped:
+                waker.clear()
+                try:
+                    await asyncio.wait_for(waker.wait(), timeout=delay)
+                except TimeoutError:
+                    # The timer, not an event: pass only if the chain moved (one cheap read decides).
+                    if delay > 0 and not await asyncio.to_thread(reconciler.needs_pass):
+                        continue
+                    break
                 # Woken by an event: if more Jobs of the burst are about to finish, let one pass see them.
                 await _debounce((namespace, name))
+                break
     finally:
         _wakers.pop((namespace, name), None)
         _unfinished.pop((namespace, name), None)
@@ -150,6 +158,22 @@ async def _job_event(body: kopf.Body, type: str | None, **_: Any) -> None:
 
 
 _generations: dict[tuple[str, str], int] = {}
+_task_generations: dict[tuple[str, str], int] = {}
+
+
+@kopf.on.event(GROUP, VERSION, "fltasks")
+async def _fltask_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+    """Wake the task's daemon on a spec change or a deletion — not on the status writes it makes itself."""
+    meta = body["metadata"]
+    key = (meta["namespace"], meta["name"])
+    generation = int(meta.get("generation", 0))
+    if type == "DELETED":
+        _task_generations.pop(key, None)
+        return
+    if _task_generations.get(key) == generation and not meta.get("deletionTimestamp"):
+        return
+    _task_generations[key] = generation
+    wake(*key)
 
 
 @kopf.on.event(GROUP, VERSION, "participants")

@@ -107,6 +107,9 @@ class TaskReconciler:
     # Secrets and PVCs change rarely; re-reading them every pass would cost 2 requests per participant.
     cache_seconds: float = 30.0
     _cache: dict[tuple[str, ...], tuple[float, Any]] = field(default_factory=dict)
+    # What the last full pass saw of the chain, for the cheap check between passes (`needs_pass`).
+    _watch: tuple[TaskClient, tuple[Any, ...], int] | None = None
+    _full_at: float = 0.0
 
     def _cached(self, key: tuple[str, ...], load: Any) -> Any:
         hit = self._cache.get(key)
@@ -141,6 +144,23 @@ class TaskReconciler:
         return self._clients[key]
 
     # ---- one pass
+    def needs_pass(self) -> bool:
+        """Between passes, when no Kubernetes event woke the task: is a full pass worth its cost?
+
+        Yes when the task's phase moved on the chain (another operator's participants submitted, the last
+        local submission completed a phase), its phase deadline passed in chain time, or `poll_idle` went
+        by since the last full pass. Otherwise no: a pass at 50 participants costs about a second of CPU,
+        and local Jobs finishing wake the task through their own events. One JSON-RPC batch.
+        """
+        if self._watch is None or time.monotonic() - self._full_at >= self.poll_idle:
+            return True
+        task, seen, deadline = self._watch
+        try:
+            view, _ = read_view(task, self._config, {}) if self._config is not None else (None, False)
+        except ChainError:
+            return True
+        return view is None or _fingerprint(view) != seen or (deadline > 0 and view.now >= deadline)
+
     def reconcile(self) -> float:
         """Run one pass; return seconds until the next (STOP when the FLTask is gone)."""
         obj = self.kube.get_task(self.namespace, self.name)
@@ -261,6 +281,10 @@ class TaskReconciler:
         if chain is not None:
             self._write_participants(chain, participants)
         metrics.RECONCILE_SECONDS.labels("status").observe(time.monotonic() - acted)
+        self._full_at = time.monotonic()
+        self._watch = (
+            None if chain is None or task is None else (task, _fingerprint(chain), chain.phase_deadline)
+        )
         if chain is None:
             return self.poll_idle
         if unfinished:
@@ -719,6 +743,11 @@ def task_params(spec: FLTaskSpec) -> TaskParams:
         commit_duration=d.commit,
         reveal_duration=d.reveal,
     )
+
+
+def _fingerprint(chain: ChainView) -> tuple[Any, ...]:
+    """The parts of the chain state whose change calls for a decision (not the submission counters)."""
+    return (chain.status, chain.round, chain.phase, chain.participants, chain.phase_deadline, chain.ended)
 
 
 def _chain_reason(exc: ChainError) -> str:
