@@ -89,9 +89,11 @@ class Release:
 
 
 def install(release: Release, *values: str) -> str:
+    # --force-conflicts: this checkout's CRDs win over a copy applied earlier by kubectl or an older chart.
     args = [
         "upgrade",
         "--install",
+        "--force-conflicts",
         release.name,
         str(CHART),
         "--create-namespace",

@@ -156,23 +156,38 @@ def test_every_round_completes(run: Run) -> None:
     assert len(finalized) == ROUNDS and not any(e.args["aborted"] for e in finalized)
 
 
-def test_the_attackers_proposals_are_rejected_and_slashed(run: Run) -> None:
+def test_rejected_proposals_are_slashed_and_the_attacker_ends_below_every_honest_participant(
+    run: Run,
+) -> None:
     names = run.by_name()
-    proposed = [
-        e.args["round"]
+    verdicts = {e.args["round"]: e.args["verdicts"] for e in run.events if e.name == "RoundFinalized"}
+    # Slashed reason 1: a rejected proposal (2 is a missed submission).
+    slashed = {
+        (e.args["round"], e.args["account"])
         for e in run.events
-        if e.name == "ProposalSubmitted" and names[e.args["proposer"]] == "p4"
-    ]
-    slashed = [
-        e.args["round"] for e in run.events if e.name == "Slashed" and names.get(e.args["account"]) == "p4"
-    ]
-    # Round 0 judges proposals against the pioneer's untrained model, the one round where a label-flipped
-    # update can pass the regression check (docs/fl.md); from round 1 on every one is rejected and slashed.
-    later = [r for r in proposed if r > 0]
-    assert later, f"p4 proposed only in round 0 ({proposed}); the run proves nothing about rejection"
-    assert set(later) <= set(slashed), f"p4 proposed in rounds {proposed} but was slashed in {slashed}"
+        if e.name == "Slashed" and e.args["reason"] == 1
+    }
+    outcomes: dict[str, list[bool]] = collections.defaultdict(list)
+    for e in run.events:
+        if e.name != "ProposalSubmitted":
+            continue
+        rnd, who = e.args["round"], e.args["proposer"]
+        accepted = bool(verdicts[rnd] >> e.args["index"] & 1)
+        outcomes[names[who]].append(accepted)
+        # The protocol's rule, per proposal: slashed exactly when rejected.
+        assert ((rnd, who) in slashed) is not accepted, f"round {rnd}: {names[who]} accepted={accepted}"
+    attacker = outcomes["p4"]
+    rejected = attacker.count(False)
+    print(
+        f"p4 (label_flip): {rejected} of {len(attacker)} proposals rejected and slashed; honest: "
+        + ", ".join(f"{n} {v.count(False)}/{len(v)}" for n, v in sorted(outcomes.items()) if n != "p4")
+    )
+    # With four participants (two voters a round; a tie accepts) label-flip detection is statistical:
+    # 67-100% of the attacker's proposals were rejected in our runs (docs/results.md) — at least one here.
+    assert rejected >= 1, f"none of p4's {len(attacker)} proposals was rejected"
     p4 = next(p for p in run.outcome.participants if p.name == "p4")
-    assert p4.slashed_wei > 0
+    honest = [p for p in run.outcome.participants if p.behaviour == "honest"]
+    assert p4.slashed_wei > 0 and p4.net_wei < min(p.net_wei for p in honest), run.outcome.participants
 
 
 def test_honest_participants_gain_and_tokens_are_conserved(run: Run) -> None:

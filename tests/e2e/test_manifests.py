@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def tools(kubeconfig: Path) -> Iterator[Tools]:
     t = make_tools(kubeconfig)
-    t.run(t.kubectl_bin, "apply", "--server-side", "-f", str(REPO_ROOT / "crds"))
+    t.run(t.kubectl_bin, "apply", "--server-side", "--force-conflicts", "-f", str(REPO_ROOT / "crds"))
     for crd in ("fltasks.flalliance.io", "participants.flalliance.io"):
         t.run(t.kubectl_bin, "wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
     yield t
