@@ -161,7 +161,7 @@ def test_rejected_proposals_are_slashed_and_the_attacker_ends_below_every_honest
 ) -> None:
     names = run.by_name()
     verdicts = {e.args["round"]: e.args["verdicts"] for e in run.events if e.name == "RoundFinalized"}
-    # Slashed reason 1: a rejected proposal (2 is a missed submission).
+    # Slashed reason 1: a rejected proposal (0: absent, 2: a vote on the losing side).
     slashed = {
         (e.args["round"], e.args["account"])
         for e in run.events
