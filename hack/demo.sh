@@ -35,7 +35,8 @@ esac
 kc() { "$KUBECTL" -n "$NS" "$@"; }
 
 log "installing the chart (release flalliance, namespace $NS, dev chain and PVC store enabled)"
-"$HELM" upgrade --install flalliance charts/flalliance -n "$NS" --create-namespace --force-conflicts \
+# --take-ownership: an install by an older chart left objects the chart now renders (the Lease); adopt them.
+"$HELM" upgrade --install flalliance charts/flalliance -n "$NS" --create-namespace --force-conflicts --take-ownership \
   --set devChain.enabled=true --set store.enabled=true --set "watchNamespaces={$NS}" --wait --timeout 5m
 # The images may have been rebuilt under the same tag: restart the operator on the current one.
 kc rollout restart deployment/flalliance >/dev/null
