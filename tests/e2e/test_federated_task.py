@@ -1,4 +1,4 @@
-"""The example task (examples/digits: four participants, one of them flipping its labels) run by the chart's
+"""The example task (examples/digits: four participants, one of them proposing noise) run by the chart's
 operator on a real cluster, with real worker pods, real training and a real chain, disturbed on purpose:
 
 - in round 3 the operator's leader pod is deleted while the round's training Jobs run (two replicas: the
@@ -158,9 +158,7 @@ def test_every_round_completes(run: Run) -> None:
     assert len(finalized) == ROUNDS and not any(e.args["aborted"] for e in finalized)
 
 
-def test_rejected_proposals_are_slashed_and_the_attacker_ends_below_every_honest_participant(
-    run: Run,
-) -> None:
+def test_every_malicious_proposal_is_rejected_and_slashed(run: Run) -> None:
     names = run.by_name()
     verdicts = {e.args["round"]: e.args["verdicts"] for e in run.events if e.name == "RoundFinalized"}
     # Slashed reason 1: a rejected proposal (0: absent, 2: a vote on the losing side).
@@ -179,14 +177,12 @@ def test_rejected_proposals_are_slashed_and_the_attacker_ends_below_every_honest
         # The protocol's rule, per proposal: slashed exactly when rejected.
         assert ((rnd, who) in slashed) is not accepted, f"round {rnd}: {names[who]} accepted={accepted}"
     attacker = outcomes["p4"]
-    rejected = attacker.count(False)
     print(
-        f"p4 (label_flip): {rejected} of {len(attacker)} proposals rejected and slashed; honest: "
+        f"p4 (gaussian): {attacker.count(False)} of {len(attacker)} proposals rejected and slashed; honest: "
         + ", ".join(f"{n} {v.count(False)}/{len(v)}" for n, v in sorted(outcomes.items()) if n != "p4")
     )
-    # With four participants (two voters a round; a tie accepts) label-flip detection is statistical:
-    # 67-100% of the attacker's proposals were rejected in our runs (docs/results.md) — at least one here.
-    assert rejected >= 1, f"none of p4's {len(attacker)} proposals was rejected"
+    assert attacker, "p4 never proposed: the run proves nothing about rejection"
+    assert not any(attacker), f"p4's poisoned proposals were accepted: {attacker}"
     p4 = next(p for p in run.outcome.participants if p.name == "p4")
     honest = [p for p in run.outcome.participants if p.behaviour == "honest"]
     assert p4.slashed_wei > 0 and p4.net_wei < min(p.net_wei for p in honest), run.outcome.participants
@@ -207,7 +203,7 @@ def test_honest_participants_gain_and_tokens_are_conserved(run: Run) -> None:
 
 
 def test_global_accuracy_reaches_the_target(run: Run) -> None:
-    reported = [r.accuracy for r in run.outcome.rounds if r.accuracy is not None]
+    reported = [r.accuracy for r in run.outcome.rounds if r.accuracy is not None and r.accepted]
     assert len(reported) >= 3, reported
     # Reached: in one of the last three rounds (per-round noise), and far above where the task started.
     assert max(reported[-3:]) >= ACCURACY_TARGET, reported

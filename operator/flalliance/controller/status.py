@@ -87,7 +87,8 @@ def task_status(
     status.phase = _PHASES[chain.status]
     status.participants = chain.participants
     status.rounds = list(rounds)
-    accuracies = [r.accuracy for r in rounds if r.accuracy is not None]
+    # The global model's accuracy: a rejected round's aggregate never became the global model.
+    accuracies = [r.accuracy for r in rounds if r.accuracy is not None and r.accepted]
     status.accuracy = accuracies[-1] if accuracies else previous.accuracy
     if chain.status in (TaskStatus.ENROLLING, TaskStatus.RUNNING):
         status.round = chain.round

@@ -150,7 +150,8 @@ def read_outcome(
         )
         for r in status.get("rounds") or []
     ]
-    accuracies = [r.accuracy for r in rounds if r.accuracy is not None]
+    # The global model is the last accepted round's aggregate: a rejected round's figure is not its accuracy.
+    accuracies = [r.accuracy for r in rounds if r.accuracy is not None and r.accepted]
     return TaskOutcome(
         task=task_obj["metadata"]["name"],
         phase=status.get("phase", "?"),
