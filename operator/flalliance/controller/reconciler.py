@@ -747,7 +747,7 @@ def task_params(spec: FLTaskSpec) -> TaskParams:
 
 def _fingerprint(chain: ChainView) -> tuple[Any, ...]:
     """The parts of the chain state whose change calls for a decision (not the submission counters)."""
-    return (chain.status, chain.round, chain.phase, chain.participants, chain.phase_deadline, chain.ended)
+    return (chain.status, chain.round, chain.phase, chain.participants, chain.phase_deadline)
 
 
 def _chain_reason(exc: ChainError) -> str:
