@@ -34,7 +34,7 @@ from flalliance.fl.pioneer import initial_tensors
 from flalliance.fl.private_split import private_split
 from flalliance.fl.spec import FedAvgSpec, TrainingLogicSpec
 from flalliance.fl.training import evaluate, train
-from flalliance.fl.validation import ProposalFile, validate_round
+from flalliance.fl.validation import ProposalFile, index_verdicts, on_probation, validate_round
 from flalliance.fl.weights import Tensors, content_hash, encode
 from flalliance.protocol.decision import Policy
 from flalliance.protocol.ledger import TaskLedger
@@ -133,6 +133,7 @@ def first_built(spec: TrainingLogicSpec) -> TrainingLogicSpec:
             "judge_on_train": False,
             "loss_outlier_floor": 0.1,
             "dissent_needs_evidence": False,
+            "reference_update": False,
         }
     )
     aggregation = spec.aggregation.model_copy(update={"include": "screened"})
@@ -179,6 +180,7 @@ def run(
     result = RunResult(system, [])
     g: Tensors = initial_tensors(spec, seed=cfg.init_seed)
     ledger.has_model = True  # the pioneer (an honest, deterministic initialisation) is not under test here
+    record = {i: [0, 0] for i in range(n)}  # (accepted, rejected) decided proposals, as the chain counts
     rewarded = {name: 0 for name in names}
     slashed = {name: 0 for name in names}
     for r in range(cfg.rounds):
@@ -188,15 +190,18 @@ def run(
         files: list[ProposalFile] = []
         owners: list[tuple[bytes, int]] = []  # (model hash, participant) in proposal index order
         props: list[Proposal] = []
-        for i in proposers:
+        honest_models: list[Tensors] = []
+        # honest proposers first: an adaptive attacker proposing late reads their published models
+        for i in sorted(proposers, key=lambda i: cfg.behaviour(i) != "honest"):
             behaviour = cfg.behaviour(i)
             if behaviour == "absent":
                 continue
             seed = cfg.train_seed + 1000 * r + i
             if behaviour == "honest":
                 t = train(spec, g, fed.train[i], seed=seed).tensors
+                honest_models.append(t)
             else:
-                t = malicious_proposal(behaviour, spec, g, fed.train[i], seed=seed)
+                t = malicious_proposal(behaviour, spec, g, fed.train[i], seed=seed, peers=honest_models)
             blob = encode(t)
             h = content_hash(blob)
             owners.append((h, i))
@@ -218,14 +223,21 @@ def run(
         for v in voters:
             if cfg.behaviour(v) == "absent" or not files:
                 continue
-            rv = validate_round(spec, g, files, fed.test[v], train=fed.train[v])
+            probation = {h for h, i in owners if on_probation(*record[i])}
+            rv = validate_round(
+                spec,
+                g,
+                files,
+                fed.test[v],
+                train=fed.train[v],
+                probation=probation,
+                reference_seed=cfg.train_seed + 1000 * r + v,
+            )
             bits = 0
+            for k, ok in enumerate(index_verdicts(rv.verdicts, [h for h, _ in owners])):
+                bits |= int(ok) << k
             for verdict in rv.verdicts:
-                if verdict.accepted:
-                    for k, (h, _) in enumerate(owners):
-                        if h == verdict.hash:
-                            bits |= 1 << k
-                else:
+                if not verdict.accepted:
                     kind = "malicious" if cfg.behaviour(owner[verdict.hash]) != "honest" else "honest"
                     result.reasons[f"{kind}:{verdict.reason}"] += 1
             if rv.aggregate is not None and rv.aggregate_hash is not None:
@@ -241,8 +253,12 @@ def run(
             result.counts[f"{kind}_proposals"] += 1
             # FLock judges no proposal on its own: a proposal is rejected exactly when its round is.
             rejected = not rec.accepted if system == "collective" else not rec.verdicts >> k & 1
+            result.counts[f"proposals:{i}"] += 1
             if rejected and rec.reveal_count:
                 result.counts[f"{kind}_rejected"] += 1
+                result.counts[f"rejected:{i}"] += 1
+            if rec.reveal_count:
+                record[i][1 if rejected else 0] += 1
         if rec.accepted:
             result.rounds_accepted += 1
             leader = _leader(ledger, aggregates)
@@ -280,14 +296,15 @@ def centralized(cfg: SimConfig, fed: Federation, *, epochs: int) -> float:
 
 
 def run_flower(cfg: SimConfig, fed: Federation, strategy_name: str, *, role_seed: int = 0) -> RunResult:
-    """Flower's own strategy (FedAvg, FedMedian, Krum, FedTrimmedAvg) aggregating the same clients' updates.
+    """Flower's own strategy (FedAvg, FedMedian, FedTrimmedAvg, Krum, MultiKrum, Bulyan) aggregating the
+    same clients' updates.
 
     The clients of each round are the proposers our protocol would draw (same role permutation and seed),
     trained with the same code; Flower's ``aggregate_fit`` computes the new global model. Runs in one
     process with no Ray: only the strategies are Flower's, which is what is being compared. Needs ``flwr``
     (bench venv, see docs/results.md)."""
     from flwr.common import Code, FitRes, Status, ndarrays_to_parameters, parameters_to_ndarrays
-    from flwr.server.strategy import FedAvg, FedMedian, FedTrimmedAvg, Krum
+    from flwr.server.strategy import Bulyan, FedAvg, FedMedian, FedTrimmedAvg, Krum
 
     torch.set_num_threads(1)
     spec = build_spec(cfg)
@@ -312,6 +329,8 @@ def run_flower(cfg: SimConfig, fed: Federation, strategy_name: str, *, role_seed
         "krum": lambda: Krum(num_malicious_clients=bad),
         "multikrum": lambda: Krum(num_malicious_clients=bad, num_clients_to_keep=max(1, per_round - bad)),
         "fedtrimmedavg": lambda: FedTrimmedAvg(beta=0.2),
+        # Bulyan's precondition is n >= 4f + 3 clients; the largest f it admits for this round size
+        "bulyan": lambda: Bulyan(num_malicious_clients=max(0, (per_round - 3) // 4)),
     }
     strategy = strategies[strategy_name]()
     g: Tensors = initial_tensors(spec, seed=cfg.init_seed)
@@ -321,15 +340,17 @@ def run_flower(cfg: SimConfig, fed: Federation, strategy_name: str, *, role_seed
         ledger.start_round(int(rng.integers(2**63)))
         clients = [i for i in range(n) if ledger.is_proposer(r, names[i])]
         results = []
-        for i in clients:
+        honest: list[Tensors] = []
+        for i in sorted(clients, key=lambda i: cfg.behaviour(i) != "honest"):
             behaviour = cfg.behaviour(i)
             if behaviour == "absent":
                 continue
             seed = cfg.train_seed + 1000 * r + i
             if behaviour == "honest":
                 t = train(spec, g, fed.train[i], seed=seed).tensors
+                honest.append(t)
             else:
-                t = malicious_proposal(behaviour, spec, g, fed.train[i], seed=seed)
+                t = malicious_proposal(behaviour, spec, g, fed.train[i], seed=seed, peers=honest)
             fit = FitRes(
                 Status(Code.OK, ""), ndarrays_to_parameters([t[k] for k in keys]), len(fed.train[i]), {}
             )

@@ -41,6 +41,9 @@ class ScreenReason(StrEnum):
     UPDATE_DIRECTION = "update_direction"
     LOSS_OUTLIER = "loss_outlier"
     LOSS_REGRESSION = "loss_regression"
+    REFERENCE_NORM = "reference_norm"  # far larger than the voter's own update
+    REFERENCE_DIRECTION = "reference_direction"  # against the voter's own update
+    MIRRORED_BETTER = "mirrored_better"  # the reversed update fits the voter's data better
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,55 @@ def screen(stats: UpdateStats, rule: ValidationSpec) -> list[ScreenReason | None
         elif len(stats.norms) >= 3 and cosine < rule.min_cosine:
             # With fewer than 3 proposals the median update is no reference: the direction test is skipped.
             out.append(ScreenReason.UPDATE_DIRECTION)
+        else:
+            out.append(None)
+    return out
+
+
+@dataclass(frozen=True)
+class ReferenceStats:
+    """Per proposal (in the order given), against the voter's own update Δ_v: ‖Δ_i‖ / ‖Δ_v‖,
+    cos(Δ_i, Δ_v), and the mirror gap L(G + Δ_i) - L(G - Δ_i) on the voter's data (positive = the
+    reversed update fits the voter's data better)."""
+
+    own_norm_ratios: list[float]
+    own_cosines: list[float]
+    mirror_gaps: list[float]
+
+
+def reference_stats(
+    global_vector: F64, own_vector: F64, proposal_vectors: Sequence[F64], mirror_gaps: Sequence[float]
+) -> ReferenceStats:
+    own = own_vector - global_vector
+    own_norm = _norm(own)
+    ratios, cosines = [], []
+    for p in proposal_vectors:
+        u = p - global_vector
+        norm = _norm(u)
+        ratios.append(norm / own_norm if own_norm > 0 else (0.0 if norm == 0 else math.inf))
+        cosines.append(
+            float(np.add.reduce(u * own)) / (norm * own_norm) if norm > 0 and own_norm > 0 else 0.0
+        )
+    return ReferenceStats(ratios, cosines, list(mirror_gaps))
+
+
+def reference_verdicts(
+    stats: ReferenceStats, rule: ValidationSpec, probation: Sequence[bool]
+) -> list[ScreenReason | None]:
+    """Verdicts against the voter's own reference update (FLTrust's idea with each voter's private data as
+    the root set); a proposer on probation is held to the stricter direction limits."""
+    out: list[ScreenReason | None] = []
+    for ratio, cosine, gap, strict in zip(
+        stats.own_norm_ratios, stats.own_cosines, stats.mirror_gaps, probation, strict=True
+    ):
+        min_cosine = rule.probation_min_own_cosine if strict else rule.min_own_cosine
+        margin = rule.probation_mirror_margin if strict else rule.mirror_margin
+        if ratio > rule.max_own_norm_ratio:
+            out.append(ScreenReason.REFERENCE_NORM)
+        elif cosine < min_cosine:
+            out.append(ScreenReason.REFERENCE_DIRECTION)
+        elif gap > margin:
+            out.append(ScreenReason.MIRRORED_BETTER)
         else:
             out.append(None)
     return out

@@ -197,6 +197,24 @@ class ValidationSpec(_Strict):
     # voter's own classes; FLock's rule then slashes that honest voter as the minority. Without evidence
     # such a vote becomes 0 (which the chain counts as acceptance).
     dissent_needs_evidence: bool = True
+    # The voter's own reference update (FLTrust's root-data direction, here each voter's private train
+    # split): the voter trains the global model on its own data exactly as a proposer would and compares
+    # every proposal's update Δ_i with its own Δ_v. Needs the train split (``validate_round(train=...)``).
+    # A proposal is rejected as update_norm_outlier when ‖Δ_i‖ > max_own_norm_ratio · ‖Δ_v‖ (random or
+    # scaled weights even when they are most of a round's proposals and so set its median), and as
+    # update_direction when cos(Δ_i, Δ_v) < min_own_cosine or when the mirrored proposal G - Δ_i fits the
+    # voter's data better than the proposal itself by more than mirror_margin nats (sign flips, inner-
+    # product manipulation: updates that point against what the data asks for).
+    reference_update: bool = True
+    max_own_norm_ratio: float = Field(default=4.0, gt=1)
+    min_own_cosine: float = Field(default=-0.3, ge=-1, le=1)
+    mirror_margin: float = Field(default=0.2, ge=0)
+    # Probation: a proposer whose on-chain record holds at least one rejected proposal and no more accepted
+    # than rejected ones is judged with the stricter limits below (any evidence against it counts). History
+    # across rounds, as in reputation-based FL: honest proposers are almost never rejected, so they are
+    # almost never on probation, while an attacker caught once stays under the strict rule.
+    probation_min_own_cosine: float = Field(default=0.0, ge=-1, le=1)
+    probation_mirror_margin: float = Field(default=0.0, ge=0)
 
 
 class SeedsSpec(_Strict):

@@ -8,7 +8,7 @@ A hostile or broken proposal becomes a rejected :class:`Verdict` carrying the re
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,15 +19,19 @@ from flalliance.fl.dataset import Dataset
 from flalliance.fl.models import architecture
 from flalliance.fl.scoring import (
     AggregateVote,
+    ScreenReason,
     aggregate_vote,
     improvement,
     loss_verdicts,
+    reference_stats,
+    reference_verdicts,
     regression_verdicts,
     screen,
     update_stats,
 )
 from flalliance.fl.spec import Inclusion, MetricSpec, TrainingLogicSpec
 from flalliance.fl.training import evaluate, metric_value, predict_logits
+from flalliance.fl.training import train as local_train
 from flalliance.fl.weights import TensorMap, Tensors, WeightsError, content_hash, decode, encode
 
 log = logging.getLogger(__name__)
@@ -56,6 +60,10 @@ class Verdict:
     update_norm: float | None = None
     norm_ratio: float | None = None
     cosine: float | None = None
+    own_norm_ratio: float | None = None  # against the voter's own reference update
+    own_cosine: float | None = None
+    mirror_gap: float | None = None
+    probation: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,29 @@ class RoundValidation:
     aggregate_metric: float | None
     vote: AggregateVote
     notes: list[str] = field(default_factory=list)
+
+
+def on_probation(accepted: int, rejected: int) -> bool:
+    """Whether a proposer's public record (decided proposals, from the chain) puts it on probation:
+    at least one rejected proposal and no more accepted than rejected ones."""
+    return rejected >= 1 and accepted <= rejected
+
+
+def index_verdicts(verdicts: Sequence[Verdict], hashes: Sequence[bytes]) -> list[bool]:
+    """One accept/reject per proposal in on-chain index order. A hash proposed again by a later proposer
+    is a copy (it carries no work of its own): only its first proposal can be accepted."""
+    accepted = {v.hash: v.accepted for v in verdicts}
+    seen: set[bytes] = set()
+    out = []
+    for h in hashes:
+        out.append(accepted.get(h, False) and h not in seen)
+        seen.add(h)
+    return out
+
+
+def _mirror(global_tensors: TensorMap, proposal: TensorMap) -> Tensors:
+    """G - (P - G): the proposal's update reversed."""
+    return {n: (2 * global_tensors[n] - proposal[n]).astype(np.float32) for n in global_tensors}
 
 
 def _include(verdict: Verdict, mode: Inclusion) -> bool:
@@ -88,11 +119,16 @@ def validate_round(
     *,
     include: Inclusion | None = None,
     train: Dataset | None = None,
+    probation: Collection[bytes] = (),
+    reference_seed: int = 0,
 ) -> RoundValidation:
     """Judge ``proposals`` against the current global model on this voter's private ``test`` split.
 
     With ``train`` (the voter's private train split) and ``validation.judge_on_train``, the per-proposal
-    loss checks use both splits (more samples, less noise); the aggregate vote always uses ``test``."""
+    loss checks use both splits (more samples, less noise); the aggregate vote always uses ``test``. With
+    ``train`` and ``validation.reference_update`` the voter also trains its own reference update (seeded by
+    ``reference_seed``) and checks every proposal's update against it. ``probation`` holds the hashes of
+    proposals whose proposers are on probation (their on-chain record; see ValidationSpec)."""
     arch = architecture(spec)
     rule = spec.validation
     mode = include or spec.aggregation.include
@@ -126,11 +162,27 @@ def validate_round(
     # loss of one skewed honest update is too noisy to compare with the global model's (docs/results.md).
     regressing = rule.regression_floor is not None and judge is not test
     regress = regression_verdicts(rule, losses, baseline_loss) if regressing else [None] * len(losses)
+    refs: list[ScreenReason | None] = [None] * len(good)
+    ref_stats = None
+    if rule.reference_update and train is not None and len(train) and judge is not test and good:
+        own = local_train(spec, global_tensors, train, seed=reference_seed).tensors
+        gaps = [
+            losses[i]
+            - metric_value(_LOSS, predict_logits(spec, _mirror(global_tensors, p.tensors), judge), judge.y)
+            for i, p in enumerate(good)
+        ]
+        ref_stats = reference_stats(
+            flatten(global_tensors), flatten(own), [flatten(p.tensors) for p in good], gaps
+        )
+        refs = reference_verdicts(ref_stats, rule, [p.hash in probation for p in good])
+    # The round's medians are taken over the proposals this voter's own data does not already condemn, so
+    # that attackers holding most of a round's few proposals set neither its scale nor its direction.
+    trusted = [a is None and b is None for a, b in zip(regress, refs, strict=True)]
     stats = update_stats(
         flatten(global_tensors),
         [flatten(p.tensors) for p in good],
         rule,
-        reference=[r is None for r in regress] if regressing else None,
+        reference=trusted if regressing else None,
     )
     screening = screen(stats, rule)
     perf = loss_verdicts(rule, [v for v, s in zip(losses, screening, strict=True) if s is None])
@@ -139,7 +191,7 @@ def validate_round(
         reason = screening[i]
         if reason is None:
             outlier = next(perf_iter)
-            reason = regress[i] or outlier
+            reason = regress[i] or refs[i] or outlier
         verdicts[p.hash] = Verdict(
             p.hash,
             accepted=reason is None,
@@ -151,6 +203,10 @@ def validate_round(
             update_norm=stats.norms[i],
             norm_ratio=stats.norm_ratios[i],
             cosine=stats.cosines[i],
+            own_norm_ratio=ref_stats.own_norm_ratios[i] if ref_stats else None,
+            own_cosine=ref_stats.own_cosines[i] if ref_stats else None,
+            mirror_gap=ref_stats.mirror_gaps[i] if ref_stats else None,
+            probation=p.hash in probation,
         )
 
     ordered = [verdicts[h] for h in sorted(verdicts)]

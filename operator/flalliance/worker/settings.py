@@ -9,7 +9,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Behaviour = Literal["honest", "label_flip", "gaussian", "scaled", "sign_flip", "free_rider", "random"]
+Behaviour = Literal[
+    "honest", "label_flip", "gaussian", "scaled", "sign_flip", "free_rider", "random", "alie", "ipm"
+]
 
 
 class WorkerSettings(BaseModel):

@@ -96,7 +96,7 @@ def train(ctx: WorkerContext, round: int) -> Result:
 
 def validate(ctx: WorkerContext, round: int) -> Result:
     """Judge every proposal on the private test split, aggregate, commit the vote, return it sealed."""
-    from flalliance.fl.validation import ProposalFile, validate_round
+    from flalliance.fl.validation import ProposalFile, index_verdicts, validate_round
     from flalliance.store.base import ObjectNotFound
 
     if (skip := _open_round(ctx, "validate", round, Phase.COMMITTING)) is not None:
@@ -120,8 +120,8 @@ def validate(ctx: WorkerContext, round: int) -> Result:
             data = b""
         files.append(ProposalFile(digest, data, p.samples))
     rv = validate_round(ctx.spec, global_tensors, files, ctx.test_split, train=ctx.train_split)
-    accepted = {v.hash: v.accepted for v in rv.verdicts}
-    verdicts = verdict_bitmap(accepted.get(hash_bytes(p.model_hash), False) for p in proposals)
+    bits = index_verdicts(rv.verdicts, [hash_bytes(p.model_hash) for p in proposals])
+    verdicts = verdict_bitmap(bits)
     if rv.aggregate_bytes is not None:
         ctx.store.put(rv.aggregate_bytes)
         aggregate = "0x" + (rv.aggregate_hash or b"").hex()
@@ -146,7 +146,7 @@ def validate(ctx: WorkerContext, round: int) -> Result:
     log.info(
         "committed vote: score %+d, %d/%d proposals accepted, aggregate %s",
         score,
-        sum(accepted.values()),
+        sum(bits),
         len(proposals),
         aggregate,
     )

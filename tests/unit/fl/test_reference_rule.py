@@ -1,0 +1,121 @@
+"""The voter's own reference update, probation, copies, and the adaptive attacks (issue 11)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from flalliance.fl.aggregation.base import flatten
+from flalliance.fl.attacks import ADAPTIVE, ALIE_Z, IPM_EPSILON, malicious_proposal
+from flalliance.fl.datasets import load_builtin
+from flalliance.fl.partition import dirichlet
+from flalliance.fl.pioneer import initial_tensors
+from flalliance.fl.private_split import private_split
+from flalliance.fl.scoring import ReferenceStats, ScreenReason, reference_stats, reference_verdicts
+from flalliance.fl.spec import TrainingLogicSpec, ValidationSpec
+from flalliance.fl.training import train
+from flalliance.fl.validation import ProposalFile, Verdict, index_verdicts, on_probation, validate_round
+from flalliance.fl.weights import content_hash, encode
+
+pytestmark = pytest.mark.unit
+
+
+def test_reference_stats_against_the_voters_own_update() -> None:
+    g = np.zeros(2)
+    own = np.array([1.0, 0.0])
+    stats = reference_stats(
+        g, own, [np.array([2.0, 0.0]), np.array([-1.0, 0.0]), np.zeros(2)], [0.0, 0.5, 0.0]
+    )
+    assert stats.own_norm_ratios == [2.0, 1.0, 0.0]
+    assert stats.own_cosines == [1.0, -1.0, 0.0]
+    assert stats.mirror_gaps == [0.0, 0.5, 0.0]
+
+
+def test_reference_verdicts_and_the_stricter_limits_on_probation() -> None:
+    rule = ValidationSpec()
+    stats = ReferenceStats(
+        own_norm_ratios=[rule.max_own_norm_ratio + 1, 1.0, 1.0, 1.0, 1.0],
+        own_cosines=[0.5, rule.min_own_cosine - 0.01, 0.5, -0.05, 0.5],
+        mirror_gaps=[0.0, 0.0, rule.mirror_margin + 0.01, 0.0, 0.05],
+    )
+    assert reference_verdicts(stats, rule, [False] * 5) == [
+        ScreenReason.REFERENCE_NORM,
+        ScreenReason.REFERENCE_DIRECTION,
+        ScreenReason.MIRRORED_BETTER,
+        None,  # slightly against the voter's update: tolerated (non-IID honest updates often are)
+        None,  # the mirror fits a little better: tolerated
+    ]
+    # on probation any evidence against counts
+    assert reference_verdicts(stats, rule, [True] * 5)[3:] == [
+        ScreenReason.REFERENCE_DIRECTION,
+        ScreenReason.MIRRORED_BETTER,
+    ]
+
+
+def test_probation_from_the_public_record() -> None:
+    assert not on_probation(0, 0)
+    assert not on_probation(3, 1)
+    assert on_probation(1, 1) and on_probation(0, 1) and on_probation(2, 5)
+
+
+def test_a_copied_proposal_is_rejected_after_its_first_occurrence() -> None:
+    a, b = b"a" * 32, b"b" * 32
+    verdicts = [Verdict(a, True), Verdict(b, False)]
+    assert index_verdicts(verdicts, [a, b, a, b"c" * 32]) == [True, False, False, False]
+
+
+@pytest.fixture
+def federation(digits_spec: TrainingLogicSpec) -> tuple[list[tuple], object]:
+    data = load_builtin("digits").train
+    # near-IID: under strong label skew one voter may rightly doubt an honest update (the majority decides)
+    parts, _ = dirichlet(data.y, 4, 100.0, seed=1, min_size=80)
+    splits = [
+        private_split(data.subset(p), secret=b"s" * 16 + bytes([i]), task=b"t", test_fraction=0.2)
+        for i, p in enumerate(parts)
+    ]
+    g = initial_tensors(digits_spec)
+    for _ in range(2):
+        g = train(digits_spec, g, data).tensors
+    return splits, g
+
+
+def test_sign_flip_is_caught_by_the_reference_even_when_it_is_most_of_the_round(
+    digits_spec: TrainingLogicSpec, federation: tuple[list[tuple], object]
+) -> None:
+    splits, g = federation
+    voter_train, voter_test = splits[0]
+    honest = encode(train(digits_spec, g, splits[1][0], seed=1).tensors)
+    flips = [encode(malicious_proposal("sign_flip", digits_spec, g, splits[i][0], seed=i)) for i in (2, 3)]
+    files = [ProposalFile(content_hash(b), b, 100) for b in (honest, *flips)]
+    result = validate_round(digits_spec, g, files, voter_test, train=voter_train)
+    by_hash = {v.hash: v for v in result.verdicts}
+    assert by_hash[content_hash(honest)].accepted
+    for blob in flips:
+        v = by_hash[content_hash(blob)]
+        assert not v.accepted and v.own_cosine is not None and v.own_cosine < 0
+    off = digits_spec.model_copy(
+        update={"validation": digits_spec.validation.model_copy(update={"reference_update": False})}
+    )
+    plain = validate_round(off, g, files, voter_test, train=voter_train)
+    assert all(v.own_cosine is None for v in plain.verdicts)
+
+
+def test_adaptive_attacks_stay_close_to_the_benign_updates(
+    digits_spec: TrainingLogicSpec, federation: tuple[list[tuple], object]
+) -> None:
+    splits, g = federation
+    data = splits[3][0]
+    peers = [train(digits_spec, g, splits[i][0], seed=i).tensors for i in (1, 2)]
+    own = train(digits_spec, g, data, seed=7).tensors
+    gv = flatten(g)
+    updates = np.stack([flatten(t) - gv for t in (*peers, own)])
+    mean, std = updates.mean(axis=0), updates.std(axis=0)
+    alie = flatten(malicious_proposal("alie", digits_spec, g, data, seed=7, peers=peers)) - gv
+    np.testing.assert_allclose(alie, mean - ALIE_Z * std, rtol=1e-4, atol=1e-5)
+    ipm = flatten(malicious_proposal("ipm", digits_spec, g, data, seed=7, peers=peers)) - gv
+    np.testing.assert_allclose(ipm, -IPM_EPSILON * mean, rtol=1e-4, atol=1e-5)
+    assert float(ipm @ mean) < 0 and np.linalg.norm(ipm) < np.linalg.norm(updates, axis=1).min()
+    # a lone attacker estimates the spread from shards of its own data: still finite and near its update
+    for attack in sorted(ADAPTIVE):
+        alone = malicious_proposal(attack, digits_spec, g, data, seed=7)
+        assert all(np.isfinite(t).all() and t.shape == g[n].shape for n, t in alone.items())
