@@ -144,18 +144,23 @@ def reference_stats(
 
 
 def reference_verdicts(
-    stats: ReferenceStats, rule: ValidationSpec, probation: Sequence[bool]
+    stats: ReferenceStats, rule: ValidationSpec, probation: Sequence[bool], loss_changes: Sequence[float]
 ) -> list[ScreenReason | None]:
     """Verdicts against the voter's own reference update (FLTrust's idea with each voter's private data as
-    the root set); a proposer on probation is held to the stricter direction limits."""
+    the root set); a proposer on probation is held to the stricter direction limits. ``loss_changes`` is
+    L(P_i) - L(G) on the voter's data: a proposal that lowers the voter's loss is never rejected for its
+    direction (under label skew an honest update learnt on other classes may point away from the voter's
+    own and still help it; a sign flip or IPM raises it)."""
     out: list[ScreenReason | None] = []
-    for ratio, cosine, gap, strict in zip(
-        stats.own_norm_ratios, stats.own_cosines, stats.mirror_gaps, probation, strict=True
+    for ratio, cosine, gap, strict, change in zip(
+        stats.own_norm_ratios, stats.own_cosines, stats.mirror_gaps, probation, loss_changes, strict=True
     ):
         min_cosine = rule.probation_min_own_cosine if strict else rule.min_own_cosine
         margin = rule.probation_mirror_margin if strict else rule.mirror_margin
         if ratio > rule.max_own_norm_ratio:
             out.append(ScreenReason.REFERENCE_NORM)
+        elif change <= 0:
+            out.append(None)
         elif cosine < min_cosine:
             out.append(ScreenReason.REFERENCE_DIRECTION)
         elif gap > margin:

@@ -208,13 +208,13 @@ class ValidationSpec(_Strict):
     reference_update: bool = True
     max_own_norm_ratio: float = Field(default=4.0, gt=1)
     min_own_cosine: float = Field(default=-0.3, ge=-1, le=1)
-    mirror_margin: float = Field(default=0.2, ge=0)
+    mirror_margin: float = Field(default=0.5, ge=0)
     # Probation: a proposer whose on-chain record holds at least one rejected proposal and no more accepted
     # than rejected ones is judged with the stricter limits below (any evidence against it counts). History
     # across rounds, as in reputation-based FL: honest proposers are almost never rejected, so they are
     # almost never on probation, while an attacker caught once stays under the strict rule.
     probation_min_own_cosine: float = Field(default=0.0, ge=-1, le=1)
-    probation_mirror_margin: float = Field(default=0.0, ge=0)
+    probation_mirror_margin: float = Field(default=0.2, ge=0)
 
 
 class SeedsSpec(_Strict):

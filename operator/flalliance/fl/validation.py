@@ -174,7 +174,9 @@ def validate_round(
         ref_stats = reference_stats(
             flatten(global_tensors), flatten(own), [flatten(p.tensors) for p in good], gaps
         )
-        refs = reference_verdicts(ref_stats, rule, [p.hash in probation for p in good])
+        refs = reference_verdicts(
+            ref_stats, rule, [p.hash in probation for p in good], [v - baseline_loss for v in losses]
+        )
     # The round's medians are taken over the proposals this voter's own data does not already condemn, so
     # that attackers holding most of a round's few proposals set neither its scale nor its direction.
     trusted = [a is None and b is None for a, b in zip(regress, refs, strict=True)]

@@ -36,9 +36,9 @@ def test_reference_verdicts_and_the_stricter_limits_on_probation() -> None:
     stats = ReferenceStats(
         own_norm_ratios=[rule.max_own_norm_ratio + 1, 1.0, 1.0, 1.0, 1.0],
         own_cosines=[0.5, rule.min_own_cosine - 0.01, 0.5, -0.05, 0.5],
-        mirror_gaps=[0.0, 0.0, rule.mirror_margin + 0.01, 0.0, 0.05],
+        mirror_gaps=[0.0, 0.0, rule.mirror_margin + 0.01, 0.0, rule.probation_mirror_margin + 0.01],
     )
-    assert reference_verdicts(stats, rule, [False] * 5) == [
+    assert reference_verdicts(stats, rule, [False] * 5, [0.1] * 5) == [
         ScreenReason.REFERENCE_NORM,
         ScreenReason.REFERENCE_DIRECTION,
         ScreenReason.MIRRORED_BETTER,
@@ -46,7 +46,8 @@ def test_reference_verdicts_and_the_stricter_limits_on_probation() -> None:
         None,  # the mirror fits a little better: tolerated
     ]
     # on probation any evidence against counts
-    assert reference_verdicts(stats, rule, [True] * 5)[3:] == [
+    assert reference_verdicts(stats, rule, [False] * 5, [-0.1] * 5)[1:] == [None] * 4  # it helps the voter
+    assert reference_verdicts(stats, rule, [True] * 5, [0.1] * 5)[3:] == [
         ScreenReason.REFERENCE_DIRECTION,
         ScreenReason.MIRRORED_BETTER,
     ]
