@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -142,6 +143,30 @@ class WorkerContext:
         if self._splits is None:
             self._splits = self._load_splits()
         return self._splits[1]
+
+    def published_models(self, model_hashes: Sequence[str]) -> list[Tensors]:
+        """The models among ``model_hashes`` that the store has and that pass every check (others are
+        skipped: what a participant reads of its peers is never trusted)."""
+        from flalliance.fl.models import architecture
+        from flalliance.fl.weights import WeightsError, decode
+        from flalliance.store.base import StoreError
+
+        out = []
+        for model_hash in model_hashes:
+            digest = hash_bytes(model_hash)
+            try:
+                data = self.store.get(digest, max_bytes=self.spec.max_model_bytes)
+                out.append(
+                    decode(
+                        data,
+                        architecture(self.spec),
+                        max_bytes=self.spec.max_model_bytes,
+                        expected_hash=digest,
+                    )
+                )
+            except (WeightsError, StoreError) as exc:
+                log.warning("published model %s skipped: %s", model_hash, exc)
+        return out
 
     def global_model(self, model_hash: str) -> Tensors:
         """The current global model from the store, hash-, shape-, size- and finiteness-checked."""

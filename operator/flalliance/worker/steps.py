@@ -57,7 +57,7 @@ def pioneer(ctx: WorkerContext, round: int) -> Result:
 
 def train(ctx: WorkerContext, round: int) -> Result:
     """Train from the global model on the private train split, publish the weights, propose their hash."""
-    from flalliance.fl.attacks import malicious_proposal
+    from flalliance.fl.attacks import ADAPTIVE, malicious_proposal
     from flalliance.fl.training import train as train_model
     from flalliance.fl.weights import encode
 
@@ -76,7 +76,13 @@ def train(ctx: WorkerContext, round: int) -> Result:
     if behaviour == "honest":
         tensors = train_model(ctx.spec, start, data, seed=seed).tensors
     else:
-        tensors = malicious_proposal(behaviour, ctx.spec, start, data, seed=seed)
+        # an adaptive attacker reads the proposals already published this round (simulations only)
+        peers = (
+            ctx.published_models([p.model_hash for p in ctx.task.proposals(round)])
+            if behaviour in ADAPTIVE
+            else None
+        )
+        tensors = malicious_proposal(behaviour, ctx.spec, start, data, seed=seed, peers=peers)
     blob = encode(tensors)
     digest = ctx.store.put(blob)
     receipt = ctx.task.propose(digest, len(data))
