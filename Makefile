@@ -180,6 +180,11 @@ bench-sim-peer: setup bench-venv ## Flower FedAvg/FedMedian/Krum on the same par
 	nice -n 10 $(BENCH_VENV)/bin/python bench/sim/peer.py --datasets digits
 	nice -n 10 $(BENCH_VENV)/bin/python bench/sim/peer.py --datasets fashion_mnist --rounds 30
 
+.PHONY: bench-sim-grid
+bench-sim-grid: setup bench-venv ## attacks x shares x datasets x seeds, protocol beside Flower's robust rules, every participant's net -> bench/results/sim-grid.json, docs/results.md
+	nice -n 10 $(BENCH_VENV)/bin/python bench/sim/grid.py $(GRID_ARGS)
+	$(PY) bench/sim/tables.py
+
 .PHONY: bench-sim-cost
 bench-sim-cost: setup ## wall time + bytes of a real 10-participant 10-round simulation -> bench/results/sim-cost.json
 	nice -n 10 $(PY) bench/sim/cost.py --plots docs/results

@@ -131,6 +131,56 @@ def robustness() -> list[str]:
     return out
 
 
+def _net(v: float | None) -> str:
+    return "-" if v is None else f"{v:+.1f}"
+
+
+def grid() -> list[str]:
+    """bench/results/sim-grid.json: per dataset, one row per attack @ share, pooled over the seeds."""
+    path = RESULTS / "sim-grid.json"
+    if not path.exists():
+        return ["(not measured yet: make bench-sim-grid)"]
+    g = json.loads(path.read_text())
+    flower = [s for s in g["systems"] if s.startswith("flower-")]
+    out = [
+        f"Seeds {', '.join(map(str, g['seeds']))}; systems: this protocol"
+        + (
+            f" and Flower {g['flwr']}'s " + ", ".join(s.removeprefix("flower-") for s in flower)
+            if flower
+            else ""
+        )
+        + f"; {g.get('seconds', 0) / 60:.0f} min on {g['machine']['cpus']} cores. Per cell, pooled over the seeds:"
+        " rejection rates over all proposals, the mean accuracy change from each seed's clean run, the lowest"
+        " net of any honest participant and the highest net of any attacker (tokens; stake 100, reward 1,000).",
+    ]
+    for name, d in g["datasets"].items():
+        clean = d["clean"]["protocol"]["pooled"]
+        out += [
+            "",
+            f"**{name}** ({d['rounds']} rounds; clean: protocol {pct(clean['final_accuracy_mean'])}, honest "
+            f"proposals rejected {pct(clean['honest_rejected'])}, lowest honest net {_net(clean['honest_min_net_tokens'])})",
+            "",
+            "| attack @ share | protocol acc (pts vs clean) | malicious rejected | honest rejected | honest min net | attacker max net | targets met |"
+            + "".join(f" {s.removeprefix('flower-')} acc (pts) |" for s in flower),
+            "|---|---|---|---|---|---|---|" + "---|" * len(flower),
+        ]
+        for key, row in d["cells"].items():
+            c = row["protocol"]["pooled"]
+            t = c.get("targets", {})
+            missed = [k for k, ok in t.items() if not ok]
+            cells = "".join(
+                f" {pct(row[s]['pooled']['final_accuracy_mean'])} ({-row[s]['pooled']['drop_points_mean']:+.1f}) |"
+                for s in flower
+            )
+            out.append(
+                f"| {key.replace('@', ' @ ')}% | {pct(c['final_accuracy_mean'])} ({-c['drop_points_mean']:+.1f}) | "
+                f"{pct(c['malicious_rejected'])} | {pct(c['honest_rejected'])} | {_net(c['honest_min_net_tokens'])} | "
+                f"{_net(c['malicious_max_net_tokens'])} | {'all' if not missed else 'missed: ' + ', '.join(missed)} |"
+                + cells
+            )
+    return out
+
+
 def cost() -> list[str]:
     path = RESULTS / "sim-cost.json"
     if not path.exists():
@@ -162,7 +212,13 @@ def cost() -> list[str]:
 
 
 def main() -> None:
-    blocks = {"quality": quality(), "peer": peer(), "robustness": robustness(), "cost": cost()}
+    blocks = {
+        "quality": quality(),
+        "peer": peer(),
+        "robustness": robustness(),
+        "grid": grid(),
+        "cost": cost(),
+    }
     text = DOC.read_text()
     for name, lines in blocks.items():
         pattern = re.compile(rf"(<!-- sim-{name}:begin -->\n).*?(<!-- sim-{name}:end -->)", re.S)
