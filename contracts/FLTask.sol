@@ -24,8 +24,13 @@ import {
 /// @notice One FL Alliance task: enrolment with stake, rounds of pioneer -> propose -> commit -> reveal ->
 /// finalize, stake-weighted decisions, lazily settled rewards and slashes, pull payments.
 /// Deployed as an EIP-1167 clone by FLTaskFactory, which escrows the reward in the same transaction.
+/// Under the default PerProposal policy rewards *vest by contribution*: what settlement credits is held
+/// until the task has ended, and then `unvested * accepted / (accepted + rejected)` of it (counting the
+/// participant's decided proposals; nothing without an accepted one) becomes claimable, the rest returns
+/// to the pool. Roles are drawn without replacement over epochs of ceil(n / proposers) rounds, so every
+/// participant proposes at least once per epoch.
 /// @dev Gas design (see docs/protocol.md and docs/gas.md):
-///  - no transaction loops over participants: roles derive from the round seed through a keyed
+///  - no transaction loops over participants: roles derive from the epoch's seed through a keyed
 ///    permutation (O(1) per check), and each participant's rewards/slashes are settled lazily, round by
 ///    round, from a compact per-round record when that participant next acts, claims or withdraws (or
 ///    when anyone calls `settle`);
@@ -67,6 +72,11 @@ contract FLTask is ReentrancyGuardTransient {
     uint8 private constant H_PIONEERING = 2; // the current round started without a global model
     uint8 private constant H_PIONEER_DONE = 4; // ... and its pioneer delivered one
     uint8 private constant H_HAS_MODEL = 8; // a global model exists (Arena model or a pioneer's)
+
+    // What a settled round counts toward the participant's decided proposals (_outcome).
+    uint8 private constant DECIDED_NONE = 0;
+    uint8 private constant DECIDED_ACCEPTED = 1;
+    uint8 private constant DECIDED_REJECTED = 2;
 
     // RoundRecord.flags
     uint8 private constant F_PIONEERING = 1;
@@ -186,8 +196,8 @@ contract FLTask is ReentrancyGuardTransient {
         uint8 actionKind;
         uint8 proposalIndex;
         bool joined;
-        bool withdrawn;
-        uint80 pendingReward; // settled rewards not yet moved to Balance/Ledger (saves a write per round)
+        uint16 acceptedProposals; // decided proposals accepted (here, not in Ledger: settling a reward writes this slot anyway)
+        uint72 pendingReward; // settled rewards not yet moved to Balance/Ledger (saves a write per round)
     }
 
     /// @dev What can be paid out, and the finalizer fees: the one slot a fee credit writes.
@@ -199,7 +209,10 @@ contract FLTask is ReentrancyGuardTransient {
 
     struct Ledger {
         uint96 joinedStake;
-        uint128 rewardedTotal; // rewards moved out of Account.pendingReward
+        uint128 rewardedTotal; // rewards moved out of Account.pendingReward (PerProposal: unvested until vested)
+        uint16 rejectedProposals; // decided proposals rejected, absent proposers included (written with slashes)
+        bool withdrawn;
+        bool vested; // PerProposal: the rewards vested (once, after the end)
     }
     struct Commitment {
         bytes28 digest; // first 224 bits of the voter's commitment
@@ -338,6 +351,9 @@ contract FLTask is ReentrancyGuardTransient {
     /// @notice Rounds up to `settledRounds` of `account` are settled; `rewarded` was credited to its
     /// claimable balance and `slashed` taken from its stake by this settlement.
     event Settled(address indexed account, uint256 settledRounds, uint256 rewarded, uint256 slashed);
+    /// @notice PerProposal, once per participant after the end: of its unvested rewards `vested` became
+    /// claimable (pro rata of its accepted among its decided proposals) and `forfeited` returned to the pool.
+    event Vested(address indexed account, uint256 vested, uint256 forfeited);
     event Claimed(address indexed account, uint256 amount);
     event Withdrawn(address indexed account, uint256 amount);
     event PoolRefunded(address indexed funder, uint256 amount);
@@ -375,6 +391,13 @@ contract FLTask is ReentrancyGuardTransient {
         if (trainingLogicHash == bytes32(0)) revert InvalidParameter("trainingLogicHash");
         if (totalReward == 0 || totalReward > type(uint96).max) revert InvalidParameter("totalReward");
         if (p.minStake < WEIGHT_UNIT) revert InvalidParameter("minStake");
+        if (p.policy == Policy.PerProposal) {
+            uint256 minSlash;
+            unchecked {
+                minSlash = (uint256(p.minStake) * p.slashBps) / BPS; // < 2^144
+            }
+            if (minSlash == 0) revert InvalidParameter("slashBps"); // 0, or rounds to 0 on the minimum stake
+        }
         uint256 nowTs = block.timestamp;
         if (nowTs + p.maxLifecycle > type(uint32).max) revert InvalidParameter("maxLifecycle");
 
@@ -431,6 +454,12 @@ contract FLTask is ReentrancyGuardTransient {
             revert InvalidParameter("proposerFractionBps");
         }
         if (p.slashBps > BPS) revert InvalidParameter("slashBps");
+        // PerProposal, attacking must lose: the task lasts at least one full epoch (every participant
+        // proposes once) whatever the number of participants, and slashes take something (initialize).
+        if (
+            p.policy == Policy.PerProposal
+                && p.totalRounds < _maxEpochLength(p.minParticipants, p.maxParticipants, p.proposerFractionBps)
+        ) revert InvalidParameter("totalRounds");
         if (p.joinDuration == 0) revert InvalidParameter("joinDuration");
         if (p.proposeDuration == 0) revert InvalidParameter("proposeDuration");
         if (p.commitDuration == 0) revert InvalidParameter("commitDuration");
@@ -475,7 +504,7 @@ contract FLTask is ReentrancyGuardTransient {
             actionKind: ACT_NONE,
             proposalIndex: 0,
             joined: true,
-            withdrawn: false,
+            acceptedProposals: 0,
             pendingReward: 0
         });
         m.bal.active = true;
@@ -498,7 +527,8 @@ contract FLTask is ReentrancyGuardTransient {
 
     /// @notice Start the next round: from enrolment once enough participants joined and the join window
     /// closed (or the task is full), or after the previous round was finalized. Anyone may call.
-    /// Stores only the seed and the clock: O(1) gas whatever the number of participants.
+    /// Stores only the seed and the clock: O(1) gas whatever the number of participants. The seed is drawn
+    /// at an epoch's first round (round % epochLength == 0); the epoch's other rounds reuse it.
     function startRound() external nonReentrant {
         Header memory h = _h;
         Config2 memory c2 = _c2;
@@ -519,13 +549,16 @@ contract FLTask is ReentrancyGuardTransient {
         }
 
         Config1 memory c1 = _c1;
-        uint256 fullSeed = IRandomness(c1.randomness).roundSeed(round);
-        if (fullSeed == 0) {
-            emit SeedRequested(round);
-            return;
-        }
-        uint64 seed = uint64(fullSeed);
         uint256 numProposers = _numProposers(h.participantCount, c0.proposerFractionBps);
+        uint64 seed = h.seed; // the epoch's seed, from its first round
+        if (round % RolePermutation.epochLength(h.participantCount, numProposers) == 0) {
+            uint256 fullSeed = IRandomness(c1.randomness).roundSeed(round);
+            if (fullSeed == 0) {
+                emit SeedRequested(round);
+                return;
+            }
+            seed = uint64(fullSeed);
+        }
         bool pioneering = h.flags & H_HAS_MODEL == 0;
 
         if (h.status == Status.Enrolling) {
@@ -557,13 +590,14 @@ contract FLTask is ReentrancyGuardTransient {
         emit RoundStarted(round, seed, numProposers, h.pioneerEnd, h.proposeEnd, h.commitEnd, h.revealEnd);
     }
 
-    /// @notice The pioneer (position 0 of a pioneering round) publishes the initial global model.
+    /// @notice The pioneer (slot 0 of a pioneering round) publishes the initial global model.
     function submitPioneer(bytes32 modelHash) external {
         Header memory h = _h;
-        _requirePhase(h, _counts, Phase.Pioneering);
+        Counts memory c = _counts;
+        _requirePhase(h, c, Phase.Pioneering);
         if (modelHash == bytes32(0)) revert ZeroHash();
         Account memory a = _members[msg.sender].acct;
-        if (!a.joined || RolePermutation.permute(h.seed, a.index, h.participantCount) != 0) {
+        if (!a.joined || _slotOf(h, a.index, c.numProposers) != 0) {
             revert NotPioneer(h.round, msg.sender);
         }
         _globalModel = modelHash;
@@ -581,7 +615,7 @@ contract FLTask is ReentrancyGuardTransient {
         Member storage m = _members[msg.sender];
         Account memory a = m.acct;
         if (!a.joined) revert NotParticipant(msg.sender);
-        if (RolePermutation.permute(h.seed, a.index, h.participantCount) >= c.numProposers) {
+        if (_slotOf(h, a.index, c.numProposers) >= c.numProposers) {
             revert NotProposer(h.round, msg.sender);
         }
         if (a.actionRound == h.round && a.actionKind == ACT_PROPOSED) revert AlreadyProposed(h.round, msg.sender);
@@ -612,7 +646,7 @@ contract FLTask is ReentrancyGuardTransient {
         Member storage m = _members[msg.sender];
         Account memory a = m.acct;
         if (!a.joined) revert NotParticipant(msg.sender);
-        if (RolePermutation.permute(h.seed, a.index, h.participantCount) < c.numProposers) {
+        if (_slotOf(h, a.index, c.numProposers) < c.numProposers) {
             revert NotVoter(h.round, msg.sender);
         }
         uint32 tag = uint32(uint256(h.round) + 1);
@@ -867,26 +901,29 @@ contract FLTask is ReentrancyGuardTransient {
         emit StatusChanged(next);
     }
 
-    /// @notice Settle up to `maxRounds` finalized rounds of `account` (rewards to its claimable balance,
-    /// slashes from its stake). Anyone may call; lets long backlogs be settled in bounded batches.
+    /// @notice Settle up to `maxRounds` finalized rounds of `account` (rewards credited — PerProposal:
+    /// unvested —, slashes taken from its stake); after the end, once every finalized round is settled,
+    /// vest its rewards (PerProposal). Anyone may call; lets long backlogs be settled in bounded batches.
     function settle(address account, uint256 maxRounds) external nonReentrant returns (uint256 settledRounds) {
         Member storage m = _members[account];
         Account memory a = m.acct;
         if (!a.joined) revert NotParticipant(account);
         uint256 upTo = _h.finalizedRounds;
         if (upTo > uint256(a.settledRounds) + maxRounds) upTo = uint256(a.settledRounds) + maxRounds;
-        a = _settle(account, m, a, upTo, _counts);
+        Counts memory c = _counts;
+        a = _settle(account, m, a, upTo, c);
+        if (c.policy == Policy.PerProposal) a = _vestIfDue(account, m, a, _h.status);
         m.acct = a;
         return a.settledRounds;
     }
 
-    /// @notice Pay the caller's accrued rewards and finalizer fees (settling its finalized rounds first).
+    /// @notice Pay the caller's claimable balance, settling its finalized rounds first: finalizer fees at
+    /// any time; rewards under Collective as they are settled, under PerProposal once vested (the first
+    /// claim, withdraw or settle after the end vests them).
     function claim() external nonReentrant returns (uint256 amount) {
         Member storage m = _members[msg.sender];
         Account memory a = m.acct;
-        if (a.joined) {
-            m.acct = _flush(m, _settle(msg.sender, m, a, _h.finalizedRounds, _counts));
-        }
+        if (a.joined) m.acct = _payable(msg.sender, m, a);
         amount = m.bal.claimable;
         if (amount == 0) revert NothingToClaim(msg.sender);
         m.bal.claimable = 0;
@@ -897,14 +934,14 @@ contract FLTask is ReentrancyGuardTransient {
     /// @notice Return the caller's remaining stake once the task is Completed, Expired or Cancelled.
     function withdraw() external nonReentrant returns (uint256 amount) {
         Status s = _h.status;
-        if (s != Status.Completed && s != Status.Expired && s != Status.Cancelled) revert TaskNotEnded(s);
+        if (!_ended(s)) revert TaskNotEnded(s);
         Member storage m = _members[msg.sender];
         Account memory a = m.acct;
         if (!a.joined) revert NotParticipant(msg.sender);
-        if (a.withdrawn) revert AlreadyWithdrawn(msg.sender);
-        a = _flush(m, _settle(msg.sender, m, a, _h.finalizedRounds, _counts));
+        if (m.ledger.withdrawn) revert AlreadyWithdrawn(msg.sender);
+        a = _payable(msg.sender, m, a);
         amount = a.stake;
-        a.withdrawn = true;
+        m.ledger.withdrawn = true;
         m.acct = a;
         _funds.totalStake -= uint128(amount);
         emit Withdrawn(msg.sender, amount);
@@ -915,7 +952,7 @@ contract FLTask is ReentrancyGuardTransient {
     /// slashes settled so far) back to the funder. Anyone may call; repeatable as late settlements refill it.
     function refundPool() external nonReentrant returns (uint256 amount) {
         Status s = _h.status;
-        if (s != Status.Completed && s != Status.Expired && s != Status.Cancelled) revert TaskNotEnded(s);
+        if (!_ended(s)) revert TaskNotEnded(s);
         amount = _funds.pool;
         if (amount == 0) revert NothingToRefund();
         _funds.pool = 0;
@@ -924,7 +961,7 @@ contract FLTask is ReentrancyGuardTransient {
         IERC20(_c0.token).safeTransfer(funder, amount);
     }
 
-    /// @dev Loop-invariant inputs of a settlement, kept in memory to spare the stack.
+    /// @dev Loop-invariant inputs of a settlement and its running sums, kept in memory to spare the stack.
     struct SettleCtx {
         address who;
         uint256 n;
@@ -933,6 +970,8 @@ contract FLTask is ReentrancyGuardTransient {
         uint256 stake;
         uint256 reward;
         uint256 toPool;
+        uint256 accepted;
+        uint256 rejected;
     }
 
     /// @dev Settle rounds [a.settledRounds, upTo) of `who`. Returns the updated account (the caller
@@ -950,7 +989,9 @@ contract FLTask is ReentrancyGuardTransient {
             policy: c.policy,
             stake: a.stake,
             reward: 0,
-            toPool: 0
+            toPool: 0,
+            accepted: 0,
+            rejected: 0
         });
         for (uint256 r = from; r < upTo; ++r) {
             _settleRound(x, a, r);
@@ -958,13 +999,18 @@ contract FLTask is ReentrancyGuardTransient {
         uint256 slashedTotal = a.stake - x.stake;
         if (x.reward > 0) {
             uint256 pending = uint256(a.pendingReward) + x.reward;
-            if (pending <= type(uint80).max) {
-                a.pendingReward = uint80(pending);
+            if (pending <= type(uint72).max) {
+                a.pendingReward = uint72(pending);
             } else {
                 a.pendingReward = 0;
-                m.bal.claimable += uint128(pending);
+                if (c.policy == Policy.Collective) m.bal.claimable += uint128(pending);
                 m.ledger.rewardedTotal += uint128(pending);
             }
+        }
+        // at most one proposal per round and <= 65,535 rounds: the counters cannot overflow
+        unchecked {
+            if (x.accepted > 0) a.acceptedProposals += uint16(x.accepted);
+            if (x.rejected > 0) m.ledger.rejectedProposals += uint16(x.rejected);
         }
         if (slashedTotal > 0) {
             Funds memory f = _funds;
@@ -976,7 +1022,15 @@ contract FLTask is ReentrancyGuardTransient {
         return a;
     }
 
-    /// @dev Move the account's pending rewards into its Balance (before paying, or on overflow).
+    /// @dev Settle every finalized round of `who` and make what it earned payable as its policy allows
+    /// (before a claim or withdraw).
+    function _payable(address who, Member storage m, Account memory a) private returns (Account memory) {
+        Counts memory c = _counts;
+        a = _settle(who, m, a, _h.finalizedRounds, c);
+        return c.policy == Policy.Collective ? _flush(m, a) : _vestIfDue(who, m, a, _h.status);
+    }
+
+    /// @dev Collective: move the account's pending rewards into its Balance (before paying, or on overflow).
     function _flush(Member storage m, Account memory a) private returns (Account memory) {
         uint256 pending = a.pendingReward;
         if (pending > 0) {
@@ -987,12 +1041,48 @@ contract FLTask is ReentrancyGuardTransient {
         return a;
     }
 
+    /// @dev PerProposal: once the task has ended and `a` is settled through every finalized round, vest its
+    /// unvested rewards (once): `unvested * accepted / (accepted + rejected)` becomes claimable, nothing
+    /// when it has no accepted proposal; the forfeited rest returns to the pool.
+    function _vestIfDue(address who, Member storage m, Account memory a, Status s) private returns (Account memory) {
+        if (!_ended(s) || a.settledRounds != _h.finalizedRounds) return a;
+        Ledger storage l = m.ledger;
+        if (l.vested) return a;
+        // rewards, claimable and pool are all bounded by the task's tokens (< 2^97): no overflow
+        unchecked {
+            uint256 unvested = uint256(l.rewardedTotal) + a.pendingReward;
+            uint256 vested = _vestedShare(unvested, a.acceptedProposals, l.rejectedProposals);
+            uint256 forfeited = unvested - vested;
+            l.rewardedTotal = uint128(unvested);
+            l.vested = true;
+            a.pendingReward = 0;
+            if (vested > 0) m.bal.claimable += uint128(vested);
+            if (forfeited > 0) _funds.pool += uint128(forfeited);
+            emit Vested(who, vested, forfeited);
+        }
+        return a;
+    }
+
+    function _vestedShare(uint256 unvested, uint256 accepted, uint256 rejected) private pure returns (uint256) {
+        unchecked {
+            return accepted == 0 ? 0 : (unvested * accepted) / (accepted + rejected);
+        }
+    }
+
+    function _ended(Status s) private pure returns (bool) {
+        return s == Status.Completed || s == Status.Expired || s == Status.Cancelled;
+    }
+
     function _settleRound(SettleCtx memory x, Account memory a, uint256 r) private {
         RoundRecord storage rec = _rounds[r];
-        uint256 position = RolePermutation.permute(rec.seed, a.index, x.n);
+        uint256 slot = RolePermutation.slot(rec.seed, a.index, x.n, rec.numProposers, r);
         uint8 act = a.actionRound == r ? a.actionKind : ACT_NONE;
-        (bool rewarded, bool slashed, SlashReason reason) =
-            _outcome(rec, position, act, a.proposalIndex, x.policy);
+        (bool rewarded, bool slashed, SlashReason reason, uint8 decided) =
+            _outcome(rec, slot, act, a.proposalIndex, x.policy);
+        unchecked {
+            if (decided == DECIDED_ACCEPTED) ++x.accepted;
+            else if (decided == DECIDED_REJECTED) ++x.rejected;
+        }
         if (rewarded) {
             x.reward += (x.stake / WEIGHT_UNIT) * rec.rewardPerWeight;
         } else if (slashed) {
@@ -1012,33 +1102,69 @@ contract FLTask is ReentrancyGuardTransient {
         }
     }
 
-    /// @dev The payout rule of one finalized round for one participant. Kept in one place; mirrored by
-    /// flalliance.protocol.settlement.
-    function _outcome(RoundRecord storage rec, uint256 position, uint8 act, uint8 proposalIndex, Policy policy)
+    /// @dev The payout rule of one finalized round for one participant, from its slot in the round (slots
+    /// below numProposers propose, slot 0 pioneers). `decided`: whether it counts as an accepted or a
+    /// rejected proposal (verdict bit of its proposal in a round with reveals; an absent proposer counts as
+    /// rejected; under either policy). Kept in one place; mirrored by flalliance.protocol.payouts.outcome.
+    function _outcome(RoundRecord storage rec, uint256 slot, uint8 act, uint8 proposalIndex, Policy policy)
         private
         view
-        returns (bool rewarded, bool slashed, SlashReason reason)
+        returns (bool rewarded, bool slashed, SlashReason reason, uint8 decided)
     {
         uint8 flags = rec.flags;
         if (flags & F_ABORTED != 0) {
             // only the pioneer had a task in an aborted round
-            return (false, position == 0, SlashReason.Absent);
+            return (false, slot == 0, SlashReason.Absent, DECIDED_NONE);
         }
         bool accepted = flags & F_ACCEPTED != 0;
-        if (position < rec.numProposers) {
-            if (act != ACT_PROPOSED) return (false, true, SlashReason.Absent);
-            if (rec.revealCount == 0) return (false, false, SlashReason.Absent);
-            bool ok = policy == Policy.PerProposal ? (rec.verdicts >> proposalIndex) & 1 == 1 : accepted;
-            return (ok, !ok, SlashReason.ProposalRejected);
+        if (slot < rec.numProposers) {
+            if (act != ACT_PROPOSED) return (false, true, SlashReason.Absent, DECIDED_REJECTED);
+            if (rec.revealCount == 0) return (false, false, SlashReason.Absent, DECIDED_NONE);
+            bool verdict = (rec.verdicts >> proposalIndex) & 1 == 1;
+            bool ok = policy == Policy.PerProposal ? verdict : accepted;
+            return (ok, !ok, SlashReason.ProposalRejected, verdict ? DECIDED_ACCEPTED : DECIDED_REJECTED);
         }
-        if (rec.proposalCount == 0) return (false, false, SlashReason.Absent); // nothing to vote on
-        if (act != ACT_REVEALED_FOR && act != ACT_REVEALED_AGAINST) return (false, true, SlashReason.Absent);
+        if (rec.proposalCount == 0) return (false, false, SlashReason.Absent, DECIDED_NONE); // nothing to vote on
+        if (act != ACT_REVEALED_FOR && act != ACT_REVEALED_AGAINST) {
+            return (false, true, SlashReason.Absent, DECIDED_NONE);
+        }
         bool majority = (act == ACT_REVEALED_FOR) == accepted;
-        return (majority, !majority, SlashReason.MinorityVote);
+        return (majority, !majority, SlashReason.MinorityVote, DECIDED_NONE);
     }
 
     // ------------------------------------------------------------------------------------------------
     // Internal helpers
+
+    /// @dev The slot of roster index `index` in the header's (current) round.
+    function _slotOf(Header memory h, uint256 index, uint256 numProposers) private pure returns (uint256) {
+        return RolePermutation.slot(h.seed, index, h.participantCount, numProposers, h.round);
+    }
+
+    /// @dev The longest epoch (ceil(n / numProposers(n)) rounds) over every n in [minN, maxN], exactly, in
+    /// O(1). Within a run of n sharing k = floor(n * fractionBps / 10^4) the epoch length only grows with n;
+    /// below the 256-proposer cap the run ends' lengths never grow with k, and from the cap on the length
+    /// grows with n. So the maximum is at minN, at maxN, or at the end of the run holding minN (k = 0 and 1
+    /// share one run: both give a single proposer). Checked against the brute-force maximum in
+    /// tests/unit/protocol/test_roles.py (flalliance.protocol.roles.max_epoch_length mirrors it).
+    function _maxEpochLength(uint256 minN, uint256 maxN, uint256 fractionBps) private pure returns (uint256 e) {
+        uint256 runEnd;
+        unchecked {
+            // minN, maxN <= 65,535 and 0 < fractionBps < 10^4: nothing overflows
+            uint256 k = (minN * fractionBps) / BPS;
+            if (k == 0) k = 1;
+            runEnd = ((k + 1) * BPS - 1) / fractionBps; // the largest n with floor(n f / 10^4) == k
+        }
+        if (runEnd > maxN) runEnd = maxN;
+        e = _epochLengthAt(minN, fractionBps);
+        uint256 x = _epochLengthAt(maxN, fractionBps);
+        if (x > e) e = x;
+        x = _epochLengthAt(runEnd, fractionBps);
+        if (x > e) e = x;
+    }
+
+    function _epochLengthAt(uint256 n, uint256 fractionBps) private pure returns (uint256) {
+        return RolePermutation.epochLength(n, _numProposers(n, fractionBps));
+    }
 
     function _numProposers(uint256 n, uint256 fractionBps) private pure returns (uint256 p) {
         p = (n * fractionBps) / BPS;
@@ -1198,32 +1324,46 @@ contract FLTask is ReentrancyGuardTransient {
         Account memory a = _members[account].acct;
         if (!a.joined) return Role.None;
         RoundRecord storage rec = _rounds[round];
-        return RolePermutation.permute(rec.seed, a.index, h.participantCount) < rec.numProposers
+        return RolePermutation.slot(rec.seed, a.index, h.participantCount, rec.numProposers, round)
+                < rec.numProposers
             ? Role.Proposer
             : Role.Voter;
     }
 
-    /// @notice The pioneer of round `round` (position 0; acts only in a pioneering round).
+    /// @notice The pioneer of round `round` (slot 0: the first position of its proposer window; acts only in
+    /// a pioneering round).
     function pioneerOf(uint256 round) external view returns (address) {
         Header memory h = _h;
         if (h.flags & H_STARTED == 0 || round > h.round) revert UnknownRound(round);
-        return _roster[RolePermutation.unpermute(_rounds[round].seed, 0, h.participantCount)];
+        RoundRecord storage rec = _rounds[round];
+        return _roster[RolePermutation.holder(rec.seed, 0, h.participantCount, rec.numProposers, round)];
     }
 
     /// @notice Stake, balances and settlement progress of `account`.
     function participant(address account) external view returns (ParticipantInfo memory info) {
         Member storage m = _members[account];
         Account memory a = m.acct;
+        Ledger memory l = m.ledger;
+        bool collective = _c0.policy == Policy.Collective;
         info.joined = a.joined;
         info.index = a.index;
         info.stake = a.stake;
-        info.joinedStake = m.ledger.joinedStake;
-        info.claimable = uint256(m.bal.claimable) + a.pendingReward;
-        info.rewardedTotal = uint256(m.ledger.rewardedTotal) + a.pendingReward;
-        info.slashedTotal = m.ledger.joinedStake - a.stake;
+        info.joinedStake = l.joinedStake;
+        info.claimable = uint256(m.bal.claimable) + (collective ? a.pendingReward : 0);
+        info.rewardedTotal = uint256(l.rewardedTotal) + a.pendingReward;
+        info.slashedTotal = l.joinedStake - a.stake;
         info.feesEarned = m.bal.feesEarned;
         info.settledRounds = a.settledRounds;
-        info.withdrawn = a.withdrawn;
+        info.withdrawn = l.withdrawn;
+        info.acceptedProposals = a.acceptedProposals;
+        info.rejectedProposals = l.rejectedProposals;
+        info.vestingDone = l.vested;
+        if (l.vested) {
+            info.vested = _vestedShare(l.rewardedTotal, a.acceptedProposals, l.rejectedProposals);
+            info.forfeited = l.rewardedTotal - info.vested;
+        } else if (!collective) {
+            info.unvested = info.rewardedTotal;
+        }
         info.lastActionRound = a.actionRound;
         info.lastAction = Action(a.actionKind);
         info.proposalIndex = a.proposalIndex;

@@ -142,8 +142,8 @@ struct ParticipantInfo {
     uint256 index; // roster index (role derivation input)
     uint256 stake; // current stake (after settled slashes)
     uint256 joinedStake;
-    uint256 claimable; // rewards + finalizer fees not yet claimed
-    uint256 rewardedTotal; // all rewards ever credited
+    uint256 claimable; // what claim() pays now: finalizer fees, and rewards (PerProposal: once vested)
+    uint256 rewardedTotal; // all rewards ever credited by settlement (PerProposal: vested or not)
     uint256 slashedTotal; // joinedStake - stake while not withdrawn
     uint256 feesEarned; // finalizer fees ever credited
     uint256 settledRounds; // rounds [0, settledRounds) are settled
@@ -151,4 +151,10 @@ struct ParticipantInfo {
     uint256 lastActionRound; // the round of `lastAction` (meaningless while lastAction == None)
     Action lastAction;
     uint256 proposalIndex; // when lastAction == Proposed
+    uint256 acceptedProposals; // settled proposals accepted (verdict bit set in a round with reveals)
+    uint256 rejectedProposals; // settled proposals rejected, and proposer turns missed (absent)
+    uint256 unvested; // PerProposal: rewards credited by settlement, not claimable until they vest
+    uint256 vested; // PerProposal, after vesting: unvested x accepted / (accepted + rejected), 0 if none accepted
+    uint256 forfeited; // PerProposal, after vesting: the rest, returned to the pool
+    bool vestingDone; // PerProposal: vested (once, on the first claim / withdraw / settle after the end)
 }

@@ -16,7 +16,10 @@ from typing import Annotated, Any, TypeVar
 from eth_utils.address import to_checksum_address
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from flalliance.protocol import roles
+
 ZERO_HASH = "0x" + "00" * 32
+BPS = 10_000
 
 
 def _hash32(value: Any) -> str:
@@ -145,7 +148,29 @@ class TaskParams(_Struct):
             raise ValueError("pioneer_duration must be > 0 unless use_arena_model")
         if self.max_lifecycle < self.min_lifecycle:
             raise ValueError(f"max_lifecycle must be >= {self.min_lifecycle} (enrolment + all rounds)")
+        if self.policy == Policy.PER_PROPOSAL:
+            # attacking must lose (docs/protocol.md, "Attacking loses"); the contract refuses the same
+            if self.slash_bps == 0:
+                raise ValueError("slash_bps must be > 0 under PerProposal")
+            if self.min_stake * self.slash_bps < BPS:
+                raise ValueError(
+                    "min_stake * slash_bps must be >= 10,000 under PerProposal (a slash of the minimum "
+                    "stake must take something)"
+                )
+            if self.total_rounds < self.max_epoch_length:
+                raise ValueError(
+                    f"total_rounds must be >= {self.max_epoch_length} under PerProposal: the longest epoch "
+                    f"for {self.min_participants}..{self.max_participants} participants (every participant "
+                    "proposes once per epoch)"
+                )
         return self
+
+    @property
+    def max_epoch_length(self) -> int:
+        """The longest epoch (rounds in which every participant proposes once) over the possible rosters."""
+        return roles.max_epoch_length(
+            self.min_participants, self.max_participants, self.proposer_fraction_bps
+        )
 
     @property
     def round_duration(self) -> int:
@@ -247,10 +272,22 @@ class ParticipantInfo(_Struct):
     last_action_round: int
     last_action: Action
     proposal_index: int
+    accepted_proposals: int
+    rejected_proposals: int
+    unvested: int
+    vested: int
+    forfeited: int
+    vesting_done: bool
 
     def action_in(self, round: int) -> Action:
         """What this participant submitted in ``round`` (only the latest round is remembered on chain)."""
         return self.last_action if self.last_action_round == round else Action.NONE
+
+    @property
+    def rewards_kept(self) -> int:
+        """Rewards that are the participant's: Collective, all settled ones; PerProposal, the vested part
+        (0 until its rewards vest after the end)."""
+        return self.rewarded_total - self.unvested - self.forfeited
 
 
 def from_abi(model: type[M], values: Sequence[Any]) -> M:

@@ -1,24 +1,50 @@
 """A reference model of one task's money and settlement: the contract's bookkeeping, step by step.
 
 :class:`TaskLedger` replays the same calls a task contract receives (join, start, propose, reveal,
-finalize, settle, claim, withdraw, refund) and keeps the same books: stakes, claimable balances,
-finalizer fees, the pool, and rewards allocated by finalized rounds but not yet settled. Settlement is
+finalize, settle, claim, withdraw, close, refund) and keeps the same books: stakes, claimable balances,
+finalizer fees, the pool, rewards allocated by finalized rounds but not yet settled, and (PerProposal)
+rewards settled but not yet vested with each participant's accepted and rejected proposals. Settlement is
 lazy exactly as on chain (a participant's rounds are settled in order when it next proposes or reveals,
-claims or withdraws, or when someone settles it), so after every call the model's numbers must equal the
-contract's, and ``held`` must equal the contract's token balance.
+claims or withdraws, or when someone settles it), and so is vesting (the first settle, claim or withdraw
+after the end), so after every call the model's numbers must equal the contract's, and ``held`` must
+equal the contract's token balance.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import IntEnum
 
 from flalliance.protocol import roles
 from flalliance.protocol.decision import Policy, RevealedVote, decide
-from flalliance.protocol.payouts import Outcome, outcome, reward_per_weight, slash, weight
+from flalliance.protocol.payouts import (
+    Contribution,
+    Outcome,
+    contribution,
+    outcome,
+    reward_per_weight,
+    slash,
+    vest,
+    weight,
+)
 
 
 class LedgerError(ValueError):
     """A call the contract would refuse (the model does not re-check every rule, only its own needs)."""
+
+
+class Status(IntEnum):
+    """A task's lifecycle (values match the contract's enum)."""
+
+    ENROLLING = 1
+    RUNNING = 2
+    COMPLETED = 3
+    EXPIRED = 4
+    CANCELLED = 5
+
+    @property
+    def ended(self) -> bool:
+        return self in (Status.COMPLETED, Status.EXPIRED, Status.CANCELLED)
 
 
 @dataclass
@@ -30,8 +56,14 @@ class Account:
     action_round: int = -1
     proposal_index: int | None = None
     revealed_for: bool | None = None
-    rewarded_total: int = 0
+    rewarded_total: int = 0  # every reward settlement credited (PerProposal: vested or not)
     withdrawn: bool = False
+    accepted_proposals: int = 0  # decided proposals accepted (verdict bit set, round with reveals)
+    rejected_proposals: int = 0  # decided proposals rejected, proposer turns missed included
+    unvested: int = 0  # PerProposal: credited, not claimable until it vests after the end
+    vested: int = 0  # PerProposal, once vesting_done: the part that became claimable
+    forfeited: int = 0  # PerProposal, once vesting_done: the part returned to the pool
+    vesting_done: bool = False
 
 
 @dataclass
@@ -59,6 +91,7 @@ class TaskLedger:
     weight_unit: int
     proposer_fraction_bps: int
     has_model: bool = False
+    status: Status = Status.ENROLLING
     accounts: dict[str, Account] = field(default_factory=dict)
     claimable: dict[str, int] = field(default_factory=dict)
     fees_earned: dict[str, int] = field(default_factory=dict)
@@ -83,8 +116,11 @@ class TaskLedger:
 
     @property
     def held(self) -> int:
-        """What the task contract must hold: stakes, claimable balances, pool and unsettled rewards."""
-        return self.total_stake + sum(self.claimable.values()) + self.pool + self.outstanding_rewards
+        """What the task contract must hold: stakes, claimable balances, pool, unsettled and unvested
+        rewards."""
+        unvested = sum(a.unvested for a in self.accounts.values())
+        claimable = sum(self.claimable.values())
+        return self.total_stake + claimable + self.pool + self.outstanding_rewards + unvested
 
     @property
     def round(self) -> int:
@@ -97,12 +133,29 @@ class TaskLedger:
     def roster(self) -> list[str]:
         return list(self.accounts)
 
-    def is_proposer(self, round: int, address: str) -> bool:
+    @property
+    def ended(self) -> bool:
+        return self.status.ended
+
+    @property
+    def epoch_length(self) -> int:
+        """Rounds per epoch (every participant proposes at least once in each)."""
+        return roles.epoch_length(self.n, roles.num_proposers(self.n, self.proposer_fraction_bps))
+
+    def slot(self, round: int, address: str) -> int:
         rec = self.rounds[round]
-        return roles.is_proposer(rec.seed, self.accounts[address].index, self.n, rec.num_proposers)
+        return roles.slot(rec.seed, self.accounts[address].index, self.n, rec.num_proposers, round)
+
+    def is_proposer(self, round: int, address: str) -> bool:
+        return self.slot(round, address) < self.rounds[round].num_proposers
 
     def is_pioneer(self, round: int, address: str) -> bool:
-        return roles.permute(self.rounds[round].seed, self.accounts[address].index, self.n) == 0
+        return self.slot(round, address) == 0
+
+    def proposal_counts(self, address: str) -> tuple[int, int]:
+        """(accepted, rejected) decided proposals of ``address`` over its settled rounds."""
+        acct = self.accounts[address]
+        return acct.accepted_proposals, acct.rejected_proposals
 
     # ----------------------------------------------------------------------------------------------------
     # Calls
@@ -112,13 +165,20 @@ class TaskLedger:
         self.accounts[address] = Account(index=self.n, stake=stake, joined_stake=stake)
 
     def start_round(self, seed: int) -> RoundRecord:
+        """Start the next round. ``seed`` is the randomness source's answer; like the contract, only an
+        epoch's first round uses it, the epoch's later rounds keep the epoch's seed (``seed`` ignored)."""
+        if self.ended:
+            raise LedgerError(f"the task has ended ({self.status.name})")
         if self.rounds and not self.rounds[-1].finalized:
             raise LedgerError("the current round is not finalized")
-        rec = RoundRecord(
-            seed=seed,
-            num_proposers=roles.num_proposers(self.n, self.proposer_fraction_bps),
-            pioneering=not self.has_model,
-        )
+        if len(self.rounds) >= self.total_rounds:
+            raise LedgerError("every round has been played")
+        proposers = roles.num_proposers(self.n, self.proposer_fraction_bps)
+        round = len(self.rounds)
+        if not roles.epoch_start(round, self.n, proposers):
+            seed = self.rounds[-1].seed
+        rec = RoundRecord(seed=seed, num_proposers=proposers, pioneering=not self.has_model)
+        self.status = Status.RUNNING
         self.rounds.append(rec)
         self.pioneer_done = False
         self._votes = []
@@ -157,10 +217,14 @@ class TaskLedger:
 
     def finalize(self, finalizer: str) -> RoundRecord:
         rec = self.rounds[-1]
+        if rec.finalized:
+            raise LedgerError("the round is already finalized")
         rec.finalized = True
         rec.finalizer = finalizer
         rec.proposal_count = len(self._proposal_weights)
         rec.reveal_count = len(self._votes)
+        if len(self.rounds) == self.total_rounds:
+            self.status = Status.COMPLETED
         if rec.pioneering and not self.pioneer_done:
             rec.aborted = True
             return rec
@@ -179,7 +243,17 @@ class TaskLedger:
         return rec
 
     def settle(self, address: str, max_rounds: int | None = None) -> tuple[int, int]:
-        """Settle ``address`` through the finalized rounds (at most ``max_rounds``); (rewarded, slashed)."""
+        """Settle ``address`` through the finalized rounds (at most ``max_rounds``); (rewarded, slashed).
+
+        ``rewarded`` is what this settlement credited: claimable under Collective, unvested under
+        PerProposal. After the end, once every finalized round is settled, vests (PerProposal) like the
+        contract's ``settle``.
+        """
+        rewarded, slashed = self._settle(address, max_rounds)
+        self._vest_if_due(address)
+        return rewarded, slashed
+
+    def _settle(self, address: str, max_rounds: int | None = None) -> tuple[int, int]:
         acct = self.accounts[address]
         up_to = self.finalized_rounds
         if max_rounds is not None:
@@ -188,18 +262,31 @@ class TaskLedger:
         for r in range(acct.settled_rounds, up_to):
             rec = self.rounds[r]
             acted = acct.action_round == r
+            is_proposer = self.is_proposer(r, address)
+            proposed_index = acct.proposal_index if acted else None
             result = outcome(
                 aborted=rec.aborted,
                 accepted=rec.accepted,
-                is_proposer=self.is_proposer(r, address),
+                is_proposer=is_proposer,
                 is_pioneer=self.is_pioneer(r, address),
-                proposed_index=acct.proposal_index if acted else None,
+                proposed_index=proposed_index,
                 revealed_for=acct.revealed_for if acted else None,
                 reveal_count=rec.reveal_count,
                 proposal_count=rec.proposal_count,
                 verdicts=rec.verdicts,
                 per_proposal=self.policy == Policy.PER_PROPOSAL,
             )
+            counted = contribution(
+                aborted=rec.aborted,
+                is_proposer=is_proposer,
+                proposed_index=proposed_index,
+                reveal_count=rec.reveal_count,
+                verdicts=rec.verdicts,
+            )
+            if counted == Contribution.ACCEPTED:
+                acct.accepted_proposals += 1
+            elif counted == Contribution.REJECTED:
+                acct.rejected_proposals += 1
             if result == Outcome.REWARD:
                 amount = weight(acct.stake, self.weight_unit) * rec.reward_per_weight
                 rewarded += amount
@@ -213,14 +300,51 @@ class TaskLedger:
                     self.claimable[rec.finalizer] = self.claimable.get(rec.finalizer, 0) + fee
                     self.fees_earned[rec.finalizer] = self.fees_earned.get(rec.finalizer, 0) + fee
         if rewarded:
-            self.claimable[address] = self.claimable.get(address, 0) + rewarded
+            if self.policy == Policy.PER_PROPOSAL:
+                acct.unvested += rewarded
+            else:
+                self.claimable[address] = self.claimable.get(address, 0) + rewarded
             acct.rewarded_total += rewarded
         acct.settled_rounds = max(acct.settled_rounds, up_to)
         if self.outstanding_rewards < 0:
             raise LedgerError("paid more reward than allocated")
         return rewarded, slashed
 
+    def _vest_if_due(self, address: str) -> None:
+        acct = self.accounts[address]
+        if (
+            self.policy != Policy.PER_PROPOSAL
+            or not self.ended
+            or acct.vesting_done
+            or acct.settled_rounds != self.finalized_rounds
+        ):
+            return
+        acct.vested, acct.forfeited = vest(acct.unvested, acct.accepted_proposals, acct.rejected_proposals)
+        acct.unvested = 0
+        acct.vesting_done = True
+        if acct.vested:
+            self.claimable[address] = self.claimable.get(address, 0) + acct.vested
+        self.pool += acct.forfeited
+
+    def vest(self, address: str) -> tuple[int, int]:
+        """(vested, forfeited) rewards of ``address``, after the end; idempotent.
+
+        PerProposal: settles every finalized round first and vests once, as the contract's first settle,
+        claim or withdraw after the end does; later calls return the same pair. Collective has no vesting
+        step: every reward is the participant's as soon as it is settled, so this settles and returns
+        (all rewards credited, 0).
+        """
+        if not self.ended:
+            raise LedgerError(f"rewards vest after the end; the task is {self.status.name}")
+        self._settle(address)
+        if self.policy != Policy.PER_PROPOSAL:
+            return self.accounts[address].rewarded_total, 0
+        self._vest_if_due(address)
+        acct = self.accounts[address]
+        return acct.vested, acct.forfeited
+
     def claim(self, address: str) -> int:
+        """Pay what is claimable: finalizer fees; rewards under Collective, vested ones under PerProposal."""
         if address in self.accounts:
             self.settle(address)
         amount = self.claimable.pop(address, 0)
@@ -229,13 +353,25 @@ class TaskLedger:
         return amount
 
     def withdraw(self, address: str) -> int:
-        self.settle(address)
+        if not self.ended:
+            raise LedgerError(f"stakes are withdrawn after the end; the task is {self.status.name}")
         acct = self.accounts[address]
         if acct.withdrawn:
             raise LedgerError(f"{address} already withdrew")
+        self.settle(address)
         acct.withdrawn = True
         return acct.stake
 
+    def end(self, status: Status) -> None:
+        """``close()``: the task is Expired (a round in progress stays void) or Cancelled."""
+        if status not in (Status.EXPIRED, Status.CANCELLED):
+            raise LedgerError(f"close() ends a task as Expired or Cancelled, not {status.name}")
+        if self.ended:
+            raise LedgerError(f"the task has already ended ({self.status.name})")
+        self.status = status
+
     def refund_pool(self) -> int:
+        if not self.ended:
+            raise LedgerError(f"the pool is refunded after the end; the task is {self.status.name}")
         amount, self.pool = self.pool, 0
         return amount

@@ -1,8 +1,12 @@
-"""Reward and slash arithmetic (mirror of FLTask's finalize and settlement).
+"""Reward and slash arithmetic (mirror of FLTask's finalize, settlement and vesting).
 
 All integer wei, rounding down like the EVM. Per-round reward = pool // rounds left; it is paid at a whole
 number of wei per weight unit, so what a round allocates is exactly what its rewarded participants are
 paid, and the rounding remainder stays in the pool.
+
+Under ``PerProposal`` the rewards settlement credits vest by contribution once the task has ended:
+``unvested * accepted // (accepted + rejected)`` of them become claimable (nothing without an accepted
+proposal) and the rest returns to the pool.
 """
 
 from __future__ import annotations
@@ -24,6 +28,14 @@ class Outcome(IntEnum):
     @property
     def slashed(self) -> bool:
         return self in (Outcome.SLASH_ABSENT, Outcome.SLASH_REJECTED, Outcome.SLASH_MINORITY)
+
+
+class Contribution(IntEnum):
+    """What a settled round adds to a participant's decided proposals."""
+
+    NONE = 0
+    ACCEPTED = 1  # its proposal's verdict bit set, in a round with reveals
+    REJECTED = 2  # verdict bit clear in a round with reveals, or a proposer turn it missed (absent)
 
 
 def round_reward(pool: int, total_rounds: int, round: int) -> int:
@@ -84,3 +96,34 @@ def outcome(
     if revealed_for is None:
         return Outcome.SLASH_ABSENT
     return Outcome.REWARD if revealed_for == accepted else Outcome.SLASH_MINORITY
+
+
+def contribution(
+    *,
+    aborted: bool,
+    is_proposer: bool,
+    proposed_index: int | None,
+    reveal_count: int,
+    verdicts: int,
+) -> Contribution:
+    """How one finalized round counts toward a participant's decided proposals (either policy).
+
+    A proposal in a round without reveals is not decided; an absent proposer counts as rejected; nobody
+    proposes in an aborted round.
+    """
+    if aborted or not is_proposer:
+        return Contribution.NONE
+    if proposed_index is None:
+        return Contribution.REJECTED
+    if reveal_count == 0:
+        return Contribution.NONE
+    return Contribution.ACCEPTED if (verdicts >> proposed_index) & 1 else Contribution.REJECTED
+
+
+def vest(unvested: int, accepted: int, rejected: int) -> tuple[int, int]:
+    """(vested, forfeited) of ``unvested`` rewards: pro rata of the accepted among the decided proposals,
+    rounded down; nothing vests without an accepted proposal."""
+    if unvested < 0 or accepted < 0 or rejected < 0:
+        raise ValueError("unvested rewards and proposal counts are never negative")
+    vested = 0 if accepted == 0 else unvested * accepted // (accepted + rejected)
+    return vested, unvested - vested

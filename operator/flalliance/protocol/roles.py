@@ -1,8 +1,13 @@
-"""Role assignment: a keyed pseudo-random permutation of the roster (mirror of RolePermutation.sol).
+"""Role assignment: a keyed pseudo-random permutation of the roster, drawn without replacement over an
+epoch (mirror of RolePermutation.sol and FLTask's role checks).
 
-Participant ``i`` holds position ``permute(seed, i, n)``; positions below the number of proposers are
-proposers, position 0 is the pioneer. Only the seed is stored on chain, so assigning roles costs O(1) gas
-whatever the number of participants, and anyone can recompute every role from the seed.
+With ``n`` participants and ``P`` proposers a round, an *epoch* is ``E = ceil(n / P)`` consecutive rounds
+(rounds ``kE .. kE + E - 1``) sharing one seed, drawn at its first round. Participant ``i`` holds position
+``permute(seed, i, n)``; in round ``r`` its *slot* is that position rotated by ``(r mod E) * P``: slots
+below ``P`` are the round's proposers, slot 0 its pioneer. The proposer windows of an epoch tile the
+positions, so every participant proposes at least once per epoch (the last window wraps when ``P`` does
+not divide ``n``, so a few propose twice). Only the seed is stored on chain, so assigning roles costs O(1)
+gas whatever the number of participants, and anyone can recompute every role from the seed.
 """
 
 from __future__ import annotations
@@ -79,10 +84,48 @@ def num_proposers(n: int, proposer_fraction_bps: int) -> int:
     return min(p, MAX_PROPOSERS)
 
 
-def is_proposer(seed: int, index: int, n: int, proposers: int) -> bool:
-    return permute(seed, index, n) < proposers
+def epoch_length(n: int, proposers: int) -> int:
+    """Rounds per epoch: ``ceil(n / proposers)``; every participant proposes at least once in an epoch."""
+    if not 1 <= proposers < n:
+        raise ValueError(f"proposers must be in [1, {n}), got {proposers}")
+    return -(-n // proposers)
 
 
-def pioneer_index(seed: int, n: int) -> int:
-    """Roster index of the pioneer (position 0)."""
-    return unpermute(seed, 0, n)
+def epoch_start(round: int, n: int, proposers: int) -> bool:
+    """Whether ``round`` opens an epoch (the contract draws a new seed only then)."""
+    return round % epoch_length(n, proposers) == 0
+
+
+def window_start(round: int, n: int, proposers: int) -> int:
+    """First position of ``round``'s proposer window: ``(round mod E) * proposers`` (always < n)."""
+    return (round % epoch_length(n, proposers)) * proposers
+
+
+def slot(seed: int, index: int, n: int, proposers: int, round: int) -> int:
+    """Slot of roster index ``index`` in ``round`` (``seed``: the epoch's); slots < ``proposers`` propose,
+    slot 0 pioneers."""
+    return (permute(seed, index, n) - window_start(round, n, proposers)) % n
+
+
+def is_proposer(seed: int, index: int, n: int, proposers: int, round: int) -> bool:
+    return slot(seed, index, n, proposers, round) < proposers
+
+
+def pioneer_index(seed: int, n: int, proposers: int, round: int) -> int:
+    """Roster index of ``round``'s pioneer (slot 0: the first position of its proposer window)."""
+    return unpermute(seed, window_start(round, n, proposers) % n, n)
+
+
+def max_epoch_length(min_n: int, max_n: int, proposer_fraction_bps: int) -> int:
+    """The longest epoch over the roster sizes ``[min_n, max_n]``, exactly, in O(1) (FLTask._maxEpochLength).
+
+    Within a run of sizes sharing ``k = floor(n f / 10^4)`` the epoch only grows with n; below the
+    256-proposer cap the run ends' epochs never grow with k, and from the cap on the epoch grows with n.
+    So the maximum is at ``min_n``, at ``max_n`` or at the end of the run holding ``min_n`` (k = 0 and 1
+    share one run: both give one proposer). The unit tests check it against the brute-force maximum.
+    """
+    if not 2 <= min_n <= max_n:
+        raise ValueError(f"need 2 <= min_n <= max_n, got {min_n}, {max_n}")
+    k = max(1, min_n * proposer_fraction_bps // BPS)
+    run_end = min(((k + 1) * BPS - 1) // proposer_fraction_bps, max_n)
+    return max(epoch_length(x, num_proposers(x, proposer_fraction_bps)) for x in (min_n, max_n, run_end))

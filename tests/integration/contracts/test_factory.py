@@ -13,9 +13,10 @@ from flalliance.chain.deploy import DeployedSystem, deploy_system
 from flalliance.chain.errors import ContractRevert
 from flalliance.chain.factory import FactoryClient
 from flalliance.chain.harness import ETHER
-from flalliance.chain.models import Phase, Status
+from flalliance.chain.models import Phase, Policy, Status
 from flalliance.chain.task import TaskClient
 from flalliance.chain.token import TokenClient
+from flalliance.protocol import roles
 
 from .conftest import fast_params
 
@@ -110,6 +111,17 @@ def test_createtask_needs_the_reward_allowance(chain: ChainClient, system: Deplo
         ("maxLifecycle", {}),
         ("trainingLogicHash", {}),
         ("minStake", {}),
+        ("slashBps", {}),  # PerProposal: a task without slashing would let an attack pay
+        ("totalRounds", {}),  # PerProposal: 3 rounds < the 4-round epoch of 4 participants at 40%
+        (
+            "totalRounds",
+            {
+                "min_participants": 2,
+                "max_participants": 100,
+                "proposer_fraction_bps": 3_000,
+                "total_rounds": 6,
+            },
+        ),
     ],
 )
 def test_invalid_parameters_name_the_field(
@@ -133,10 +145,34 @@ def test_invalid_parameters_name_the_field(
         logic = b"\x00" * 32
     elif field == "minStake":
         params[0] = 10**11  # below the weight unit (1e12 wei)
+    elif field == "slashBps":
+        params[5] = 0
+    elif field == "totalRounds":
+        params[3] = roles.max_epoch_length(params[1], params[2], params[4]) - 1
     with pytest.raises(ContractRevert) as exc:
         chain.transact(factory.contract.functions.createTask(4, tuple(params), logic))
     assert exc.value.name == "InvalidParameter"
     assert exc.value.args == {"field": field}
+
+
+def test_creation_rule_for_per_proposal_and_collective(chain: ChainClient, system: DeployedSystem) -> None:
+    """PerProposal accepts a task exactly one longest epoch long; Collective (FLock's rule, no vesting)
+    keeps accepting no slashing and a single round."""
+    _arena(chain, system, 6, 10 * ETHER)
+    assert chain.address is not None
+    token = TokenClient(chain, system.token)
+    factory = FactoryClient(chain, system.factory)
+    wide = {"min_participants": 2, "max_participants": 100, "proposer_fraction_bps": 3_000}
+    longest = roles.max_epoch_length(2, 100, 3_000)
+    assert longest == 6
+    token.mint(chain.address, 20 * ETHER)
+    address = factory.create_task(6, fast_params(total_rounds=longest, **wide), LOGIC)
+    assert TaskClient(chain, address).config().params.total_rounds == 6
+    collective = list(fast_params(policy=Policy.COLLECTIVE).to_abi())
+    collective[3], collective[5] = 1, 0  # one round, no slashing
+    token.approve(system.factory, 10 * ETHER)
+    chain.transact(factory.contract.functions.createTask(6, tuple(collective), LOGIC))
+    assert factory.task_count() == 2
 
 
 def test_implementation_and_clones_cannot_be_reinitialized(

@@ -1,5 +1,5 @@
 """Rewards, slashes and payments: per-proposal vs collective policy, majority voting, liveness, finalizer
-fees, pull payments, and that every token is accounted for at the end."""
+fees, contribution vesting (PerProposal), pull payments, and that every token is accounted for at the end."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from web3.logs import DISCARD
 from flalliance.chain.errors import ContractRevert
 from flalliance.chain.harness import ETHER, DevTask, Vote
 from flalliance.chain.models import Policy, SlashReason, Status
-from flalliance.protocol.payouts import reward_per_weight, slash
+from flalliance.protocol.payouts import reward_per_weight, slash, vest
 
 from .conftest import STAKE, fast_params
 
@@ -29,11 +29,14 @@ def _task(make_task: MakeTask, **overrides: object) -> DevTask:
     return t
 
 
+ROUNDS = 4  # fast_params: the shortest task PerProposal accepts for 3..6 participants at 40% proposers
+
+
 def _settled(t: DevTask, address: str) -> tuple[int, int]:
-    """(stake, claimable) after settling everything."""
+    """(stake, rewards credited) after settling everything."""
     t.task.settle(address, 100)
     info = t.task.participant(address)
-    return info.stake, info.claimable
+    return info.stake, info.rewarded_total
 
 
 def test_honest_round_rewards_everyone_pro_rata(make_task: MakeTask) -> None:
@@ -42,9 +45,11 @@ def test_honest_round_rewards_everyone_pro_rata(make_task: MakeTask) -> None:
     info = t.task.round_info(0)
     assert info.accepted and info.verdicts == 0b11
     assert info.rewarded_weight == 6 * W
-    assert info.reward_per_weight == reward_per_weight(POOL, 3, 0, 6 * W) == POOL // 3 // (6 * W)
+    assert info.reward_per_weight == reward_per_weight(POOL, ROUNDS, 0, 6 * W) == POOL // ROUNDS // (6 * W)
     for a in t.members:
         assert _settled(t, a) == (STAKE, W * info.reward_per_weight)
+        p = t.task.participant(a)
+        assert (p.unvested, p.claimable) == (W * info.reward_per_weight, 0)  # PerProposal: unvested
     assert t.task.state().pool == POOL - info.reward_per_weight * 6 * W
 
 
@@ -66,9 +71,16 @@ def test_bad_proposal_is_attributed_to_its_proposer(make_task: MakeTask, policy:
         assert _settled(t, bad) == (STAKE - amount, 0)  # only the bad proposer pays
         finalizer = t.owner.address or ""
         assert t.task.participant(finalizer).claimable == fee == amount // 10
+        assert (t.task.participant(bad).accepted_proposals, t.task.participant(bad).rejected_proposals) == (
+            0,
+            1,
+        )
+        assert t.task.participant(good).accepted_proposals == 1
     else:  # FLock's rule: an accepted round rewards every proposer, the poisoned one included
         assert info.rewarded_weight == 6 * W
         assert _settled(t, bad) == (STAKE, W * info.reward_per_weight)
+        assert t.task.participant(bad).claimable == W * info.reward_per_weight  # claimable as settled
+        assert t.task.participant(bad).rejected_proposals == 1  # counted under either policy
 
 
 @pytest.mark.parametrize("policy", [Policy.PER_PROPOSAL, Policy.COLLECTIVE])
@@ -135,7 +147,7 @@ def test_round_without_reveals_pays_nobody(make_task: MakeTask) -> None:
 
 
 def test_claim_twice_settle_batches_and_withdraw_after_the_end(make_task: MakeTask) -> None:
-    t = _task(make_task)
+    t = _task(make_task, policy=Policy.COLLECTIVE)
     a = next(iter(t.members))
     t.play_round()
     t.play_round()
@@ -157,14 +169,90 @@ def test_claim_twice_settle_batches_and_withdraw_after_the_end(make_task: MakeTa
         t.members[a].claim()
     assert exc.value.name == "NothingToClaim"
     t.play_round()
+    t.play_round()
     assert t.task.state().status == Status.COMPLETED
     with pytest.raises(ContractRevert, match="WrongStatus"):
         t.task.start_round()
+    receipt = t.members[a].withdraw()
+    assert not t.task.contract.events.Vested().process_receipt(receipt, errors=DISCARD)  # no vesting step
+
+
+def _vested_events(t: DevTask, receipt: object) -> list[tuple[str, int, int]]:
+    events = t.task.contract.events.Vested().process_receipt(receipt, errors=DISCARD)
+    return [(e["args"]["account"], e["args"]["vested"], e["args"]["forfeited"]) for e in events]
+
+
+def test_rewards_vest_by_contribution_after_the_end(make_task: MakeTask) -> None:
+    """PerProposal: 6 participants, 2 proposers a round, epochs of 3 rounds, 4 rounds, so everyone proposes
+    once in rounds 0-2 and two of them again in round 3. The attacker's proposals are always rejected: it is
+    rewarded as an honest voter, yet vests nothing and forfeits it all. The sloppy participant's round-3
+    proposal is rejected, its first accepted: half of its rewards vest. Claims during the task pay finalizer
+    fees only; forfeits return to the pool and so to the funder."""
+    t = _task(make_task)
+    members = list(t.members)
+    token = t.task.token()
+    attacker = sloppy = ""
+    for r in range(ROUNDS):
+        t.start()
+        proposers, voters = t.roles(r)
+        if r == 0:
+            attacker = proposers[0]
+        if r == 3:
+            sloppy = next(p for p in proposers if p != attacker)
+        for p in proposers:
+            t.members[p].propose(keccak(f"model/{p}/{r}".encode()), 10)
+        bits = sum(1 << k for k, p in enumerate(proposers) if p not in (attacker, sloppy))
+        t.play_round(proposers=[], votes={v: Vote(keccak(b"agg"), 1, bits) for v in voters}, start=False)
+        if r == 1:
+            voter = voters[0]
+            t.task.settle(voter, 100)
+            info = t.task.participant(voter)
+            assert info.unvested == info.rewarded_total > 0 and info.claimable == 0 and not info.vesting_done
+            with pytest.raises(ContractRevert, match="NothingToClaim"):
+                t.members[voter].claim()  # rewards do not vest while the task runs
+            owner = t.owner.address or ""
+            fees = t.task.participant(owner).claimable
+            assert fees > 0  # the attacker's round-0 slash, settled by its round-1 reveal
+            before = token.balance_of(owner)
+            t.task.claim()  # finalizer fees are keeper pay: claimable at once
+            assert token.balance_of(owner) - before == fees
+    assert t.task.state().status == Status.COMPLETED
+    pool_before = t.task.state().pool
+    forfeited_total = recycled = 0
+    for a in members:
+        receipt = t.members[a].withdraw()  # settles, then vests
+        for e in t.task.contract.events.Slashed().process_receipt(receipt, errors=DISCARD):
+            recycled += e["args"]["amount"] - e["args"]["fee"]  # 90% of a slash settled now refills the pool
+        info = t.task.participant(a)
+        assert info.accepted_proposals + info.rejected_proposals in (1, 2)  # everyone proposed in epoch 0
+        expected = vest(info.rewarded_total, info.accepted_proposals, info.rejected_proposals)
+        assert _vested_events(t, receipt) == [(a, *expected)]
+        assert (info.vested, info.forfeited, info.unvested, info.vesting_done) == (*expected, 0, True)
+        assert info.claimable == expected[0]  # the owner finalized every round: no member has fees
+        forfeited_total += expected[1]
+        if info.claimable:
+            before = token.balance_of(a)
+            t.members[a].claim()
+            assert token.balance_of(a) - before == expected[0]
+        assert not _vested_events(t, t.task.settle(a, 100))  # vesting happens once
+    a_info = t.task.participant(attacker)
+    assert (a_info.accepted_proposals, a_info.vested) == (0, 0)
+    assert a_info.rewarded_total > 0 and a_info.forfeited == a_info.rewarded_total
+    assert a_info.slashed_total >= STAKE // 10  # slashed for every proposal it made
+    s_info = t.task.participant(sloppy)
+    assert (s_info.accepted_proposals, s_info.rejected_proposals) == (1, 1)
+    assert s_info.vested == s_info.rewarded_total // 2 and s_info.forfeited > 0
+    assert t.task.state().pool == pool_before + recycled + forfeited_total
+    funder = t.task.config().funder
+    refunded = token.balance_of(funder)
+    t.task.refund_pool()
+    assert token.balance_of(funder) - refunded == pool_before + recycled + forfeited_total
+    assert token.balance_of(t.address) == t.task.participant(t.owner.address or "").claimable  # fees left
 
 
 def test_every_token_is_accounted_for(make_task: MakeTask) -> None:
     """Stakes + rewards + pool + finalizer fees = what went in; the task ends empty."""
-    t = _task(make_task, total_rounds=3)
+    t = _task(make_task)
     token = t.task.token()
     start = {a: token.balance_of(a) for a in t.members}  # after staking
     funder = t.task.config().funder
@@ -177,6 +265,7 @@ def test_every_token_is_accounted_for(make_task: MakeTask) -> None:
     votes[voters[0]] = Vote(keccak(b"x"), -1, 0)  # one lone naysayer
     t.play_round(votes=votes, start=False)
     t.play_round(proposers=[])  # nobody proposes
+    t.play_round()
     for a in members:
         t.members[a].withdraw()
         if t.task.participant(a).claimable:

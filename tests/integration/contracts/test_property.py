@@ -1,11 +1,13 @@
 """Property test: random multi-round tasks with honest, malicious and absent participants, played on anvil
 and, call for call, on the pure reference model (flalliance.protocol.ledger).
 
-Checked after every round and at the end: each participant's stake, claimable balance, rewards, fees and
-settlement progress equal the model's; the pool and total stake equal the model's; the task's token
-balance equals what it owes (stakes + claimable + pool + allocated-but-unsettled rewards), nothing is ever
+Checked after every round and at the end: each participant's stake, claimable balance, rewards, fees,
+settlement progress, accepted and rejected proposals and (PerProposal) unvested, vested and forfeited
+rewards equal the model's; the pool and total stake equal the model's; the task's token balance equals
+what it owes (stakes + claimable + pool + allocated-but-unsettled + unvested rewards), nothing is ever
 negative; and when everyone has withdrawn and claimed and the pool is refunded, the task holds nothing:
-stakes + rewards + pool + finalizer fees = what went in.
+stakes + rewards + pool + finalizer fees = what went in. Some tasks run to completion, others expire
+with a round in progress (void); rewards vest in both.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from flalliance.chain.client import ChainClient
 from flalliance.chain.deploy import DeployedSystem
 from flalliance.chain.harness import ETHER, DevTask, Vote
 from flalliance.chain.models import Phase, Policy
+from flalliance.protocol import roles
 from flalliance.protocol.decision import Policy as ModelPolicy
+from flalliance.protocol.ledger import Status as ModelStatus
 from flalliance.protocol.ledger import TaskLedger
 
 from .conftest import fast_params
@@ -50,12 +54,20 @@ class Scenario:
     behaviours: list[list[Behaviour]]  # [round][participant]
     finalizers: list[int]  # per round: -1 = the owner, else a participant index
     claimers: list[list[bool]]  # per round: who claims (settle + claim) after finalize
+    expire_at: int | None  # None: play every round; else start round `expire_at` and let the task expire
 
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> Scenario:
     n = draw(st.integers(2, 6))
-    rounds = draw(st.integers(1, 3))
+    policy = draw(st.sampled_from([Policy.PER_PROPOSAL, Policy.COLLECTIVE]))
+    fraction = draw(st.sampled_from([2_000, 4_000, 6_000]))
+    if policy == Policy.PER_PROPOSAL:  # the creation rule: at least the longest epoch, some slashing
+        rounds = roles.max_epoch_length(2, n, fraction) + draw(st.integers(0, 1))
+        slash_bps = draw(st.sampled_from([1_000, 2_500, 10_000]))
+    else:
+        rounds = draw(st.integers(1, 3))
+        slash_bps = draw(st.sampled_from([0, 1_000, 2_500, 10_000]))
     stakes = [draw(st.integers(10, 300)) * ETHER + draw(st.integers(0, 10**15)) for _ in range(n)]
     # mostly honest, so most rounds decide something; every misbehaviour still shows up often
     behaviour = st.sampled_from(
@@ -63,14 +75,15 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     )
     return Scenario(
         stakes=stakes,
-        policy=draw(st.sampled_from([Policy.PER_PROPOSAL, Policy.COLLECTIVE])),
+        policy=policy,
         rounds=rounds,
-        slash_bps=draw(st.sampled_from([0, 1_000, 2_500, 10_000])),
-        proposer_fraction_bps=draw(st.sampled_from([2_000, 4_000, 6_000])),
+        slash_bps=slash_bps,
+        proposer_fraction_bps=fraction,
         use_arena_model=draw(st.booleans()),
         behaviours=[[draw(behaviour) for _ in range(n)] for _ in range(rounds)],
         finalizers=[draw(st.integers(-1, n - 1)) for _ in range(rounds)],
         claimers=[[draw(st.booleans()) for _ in range(n)] for _ in range(rounds)],
+        expire_at=draw(st.one_of(st.none(), st.none(), st.integers(0, rounds - 1))),
     )
 
 
@@ -166,15 +179,33 @@ class Run:
             ), a
             assert info.claimable == model.claimable.get(a, 0)
             assert info.fees_earned == model.fees_earned.get(a, 0)
+            assert (info.accepted_proposals, info.rejected_proposals) == model.proposal_counts(a), a
+            assert (info.unvested, info.vested, info.forfeited, info.vesting_done) == (
+                acct.unvested,
+                acct.vested,
+                acct.forfeited,
+                acct.vesting_done,
+            ), a
         state = t.task.state()
         assert (state.pool, state.total_stake) == (model.pool, model.total_stake)
         assert model.pool >= 0 and model.outstanding_rewards >= 0
         assert all(v >= 0 for v in model.claimable.values())
         assert t.task.token().balance_of(t.address) == model.held
 
+    def expire(self, r: int) -> None:
+        """Start round ``r`` and let the task expire with it in progress: the round is void."""
+        t, model = self.t, self.model
+        t.start()
+        model.start_round(t.task.round_info(r).seed)
+        t.advance_to(t.task.config().expires_at + 1)
+        t.task.close()
+        model.end(ModelStatus.EXPIRED)
+        self.check()
+
     def finish(self) -> None:
         t, model = self.t, self.model
-        for a in self.members:  # settles everyone: finalizer fees are all credited after this loop
+        assert model.ended
+        for a in self.members:  # settles (and vests) everyone: every finalizer fee is credited after it
             t.members[a].withdraw()
             model.withdraw(a)
         for a in self.members:
@@ -225,8 +256,10 @@ def test_random_tasks_conserve_tokens_and_match_the_model(
             t.members[a].join(stake)
             run.model.join(a, stake)
         run.check()
-        for r in range(scenario.rounds):
+        for r in range(scenario.rounds if scenario.expire_at is None else scenario.expire_at):
             run.play(r)
+        if scenario.expire_at is not None:
+            run.expire(scenario.expire_at)
         run.finish()
         # Conservation across everyone: what the members and the funder hold again equals what they held.
         after = {a: token.balance_of(a) for a in before}

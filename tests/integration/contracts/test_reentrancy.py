@@ -14,7 +14,7 @@ from web3.contract import Contract
 from flalliance.chain.client import ChainClient
 from flalliance.chain.deploy import deploy_system
 from flalliance.chain.harness import ETHER, DevTask, Vote
-from flalliance.chain.models import Status
+from flalliance.chain.models import Policy, Status
 
 from .conftest import STAKE, fast_params
 
@@ -39,7 +39,10 @@ def test_reentrant_token_cannot_double_claim_or_double_withdraw(
     evil_address = chain.deploy("ReentrantToken")
     evil = chain.contract(evil_address, "ReentrantToken")
     system = deploy_system(chain, token=evil_address)
-    params = fast_params(use_arena_model=True, min_participants=3, max_participants=4, total_rounds=1)
+    # one round: Collective (PerProposal tasks must last a whole epoch, 4 rounds here)
+    params = fast_params(
+        use_arena_model=True, min_participants=3, max_participants=4, total_rounds=1, policy=Policy.COLLECTIVE
+    )
     t = DevTask.create(chain, system, params, members=member_clients[:3])
     t.fund(1_000 * ETHER)
     task = t.task.contract

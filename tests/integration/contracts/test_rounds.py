@@ -1,4 +1,4 @@
-"""The round machine: roles from the seed, phases and deadlines, pioneer, proposals, commit/reveal."""
+"""The round machine: roles from the epoch's seed, phases and deadlines, pioneer, proposals, commit/reveal."""
 
 from __future__ import annotations
 
@@ -39,10 +39,42 @@ def test_roles_follow_the_seed_permutation(make_task: MakeTask) -> None:
     proposers, voters = t.roles(0)
     assert len(proposers) == 2 and len(voters) == 4
     for i, a in enumerate(t.task.participants()):
-        expected = Role.PROPOSER if roles.is_proposer(info.seed, i, n, 2) else Role.VOTER
+        expected = Role.PROPOSER if roles.is_proposer(info.seed, i, n, 2, 0) else Role.VOTER
         assert t.task.role_of(0, a) == expected
-    assert t.task.pioneer_of(0) == t.task.participants()[roles.pioneer_index(info.seed, n)]
+    assert t.task.pioneer_of(0) == t.task.participants()[roles.pioneer_index(info.seed, n, 2, 0)]
     assert t.task.role_of(0, t.owner.address or "") == Role.NONE
+
+
+@pytest.mark.parametrize("members", [6, 5])
+def test_every_participant_proposes_once_per_epoch(make_task: MakeTask, members: int) -> None:
+    """Roles are drawn without replacement: an epoch of ceil(n / P) rounds shares the seed of its first
+    round, and its proposer windows cover every participant (with 5 of 2 a round the last window wraps,
+    so one participant proposes twice). The reference model derives the same roles and pioneers."""
+    params = fast_params(max_participants=members, use_arena_model=True, total_rounds=6)
+    t = make_task(params, members=members)
+    t.join_all((a, STAKE) for a in t.members)
+    roster = t.task.participants()
+    e = roles.epoch_length(members, 2)
+    assert e == 3
+    turns: list[dict[str, int]] = [dict.fromkeys(roster, 0), dict.fromkeys(roster, 0)]
+    seeds = []
+    for r in range(6):
+        t.play_round()
+        info = t.task.round_info(r)
+        seeds.append(info.seed)
+        proposers, _ = t.roles(r)
+        assert len(proposers) == 2 == info.num_proposers
+        assert proposers == [
+            a for i, a in enumerate(roster) if roles.is_proposer(info.seed, i, members, 2, r)
+        ]
+        pioneer = t.task.pioneer_of(r)
+        assert pioneer == roster[roles.pioneer_index(info.seed, members, 2, r)] and pioneer in proposers
+        for p in proposers:
+            turns[r // e][p] += 1
+    assert seeds[0] == seeds[1] == seeds[2] != seeds[3] == seeds[4] == seeds[5]
+    for epoch in turns:
+        assert min(epoch.values()) >= 1
+        assert sorted(epoch.values()) == sorted([1] * (2 * members - 6) + [2] * (6 - members))
 
 
 def test_pioneer_phase(make_task: MakeTask) -> None:
@@ -79,7 +111,11 @@ def test_missing_pioneer_aborts_the_round_and_is_slashed(make_task: MakeTask) ->
             t.task.settle(a, 10)
             assert t.task.participant(a).stake == STAKE  # nobody else had anything to do
     t.task.start_round()
-    assert t.task.state().phase == Phase.PIONEERING  # still no model: pioneer again (new seed)
+    assert t.task.state().phase == Phase.PIONEERING  # still no model: pioneer again
+    # same epoch, same seed: the next window's first position pioneers (another participant)
+    seed = t.task.round_info(1).seed
+    assert seed == t.task.round_info(0).seed
+    assert t.task.pioneer_of(1) == t.task.participants()[roles.pioneer_index(seed, 6, 2, 1)] != pioneer
 
 
 def test_arena_model_skips_pioneering(make_task: MakeTask) -> None:

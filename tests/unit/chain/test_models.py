@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from flalliance.chain.artifacts import load_artifact
 from flalliance.chain.models import (
     ParticipantInfo,
+    Policy,
     Proposal,
     RoundInfo,
     Status,
@@ -91,5 +92,33 @@ def test_task_params_validation_names_the_field() -> None:
         TaskParams(min_stake=1, min_participants=5, max_participants=3)
     with pytest.raises(ValidationError, match="max_lifecycle must be >="):
         TaskParams(min_stake=1, max_lifecycle=100)
-    defaults = TaskParams(min_stake=1)
+    defaults = TaskParams(min_stake=10**12)
     assert defaults.slash_bps == 1_000 and defaults.proposer_fraction_bps == 3_000
+    assert defaults.max_epoch_length == 6 <= defaults.total_rounds  # n = 6: one proposer, six rounds
+
+
+def test_task_params_refuse_what_lets_an_attack_pay_under_per_proposal() -> None:
+    """The contract's creation rule (InvalidParameter("slashBps" / "totalRounds")), checked client-side."""
+    with pytest.raises(ValidationError, match="slash_bps must be > 0 under PerProposal"):
+        TaskParams(min_stake=10**12, slash_bps=0)
+    with pytest.raises(ValidationError, match="min_stake \\* slash_bps must be >= 10,000"):
+        TaskParams(min_stake=9, slash_bps=1_000)
+    with pytest.raises(ValidationError, match="total_rounds must be >= 6 under PerProposal"):
+        TaskParams(min_stake=10**12, total_rounds=5)
+    with pytest.raises(ValidationError, match="total_rounds must be >= 4"):
+        TaskParams(
+            min_stake=10**12,
+            min_participants=3,
+            max_participants=6,
+            proposer_fraction_bps=4_000,
+            total_rounds=3,
+        )
+    # a roster of exactly 10 at 30%: 3 proposers, epochs of 4 rounds
+    assert (
+        TaskParams(
+            min_stake=10**12, min_participants=10, max_participants=10, total_rounds=4
+        ).max_epoch_length
+        == 4
+    )
+    # FLock's Collective rule keeps its old freedom (it has no vesting to protect)
+    TaskParams(min_stake=1, slash_bps=0, total_rounds=1, policy=Policy.COLLECTIVE)

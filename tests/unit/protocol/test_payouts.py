@@ -1,10 +1,20 @@
-"""Reward and slash arithmetic and the per-participant outcome rule."""
+"""Reward and slash arithmetic, the per-participant outcome rule, decided proposals and vesting."""
 
 from __future__ import annotations
 
 import pytest
 
-from flalliance.protocol.payouts import Outcome, outcome, reward_per_weight, round_reward, slash, weight
+from flalliance.protocol.payouts import (
+    Contribution,
+    Outcome,
+    contribution,
+    outcome,
+    reward_per_weight,
+    round_reward,
+    slash,
+    vest,
+    weight,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -70,3 +80,38 @@ BASE = dict(
 )
 def test_outcome(overrides: dict[str, object], expected: Outcome) -> None:
     assert outcome(**{**BASE, **overrides}) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ({}, Contribution.NONE),  # a voter
+        ({"is_proposer": True}, Contribution.REJECTED),  # an absent proposer counts as rejected
+        ({"is_proposer": True, "proposed_index": 0}, Contribution.ACCEPTED),  # verdict bit 0 set
+        ({"is_proposer": True, "proposed_index": 1}, Contribution.REJECTED),  # verdict bit 1 clear
+        ({"is_proposer": True, "proposed_index": 0, "reveal_count": 0}, Contribution.NONE),  # undecided
+        ({"is_proposer": True, "reveal_count": 0}, Contribution.REJECTED),  # absent even without reveals
+        ({"is_proposer": True, "aborted": True}, Contribution.NONE),  # nobody proposes in an aborted round
+    ],
+)
+def test_contribution(case: dict[str, object], expected: Contribution) -> None:
+    args: dict[str, object] = {
+        "aborted": False,
+        "is_proposer": False,
+        "proposed_index": None,
+        "reveal_count": 3,
+        "verdicts": 0b01,
+    }
+    args.update(case)
+    assert contribution(**args) == expected  # type: ignore[arg-type]
+
+
+def test_vest_pro_rata_rounding_down_and_nothing_without_an_accepted_proposal() -> None:
+    assert vest(1_000, 3, 1) == (750, 250)
+    assert vest(1_000, 1, 2) == (333, 667)  # the rounding remainder is forfeited too
+    assert vest(1_000, 2, 0) == (1_000, 0)
+    assert vest(1_000, 0, 3) == (0, 1_000)
+    assert vest(1_000, 0, 0) == (0, 1_000)  # no decided proposal: no accepted contribution either
+    assert vest(0, 0, 0) == (0, 0)
+    with pytest.raises(ValueError, match="negative"):
+        vest(-1, 1, 0)
