@@ -5,10 +5,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from flalliance.api.base import Address, ApiModel, FmlAmount, Hash32, ObjectName, Quantity, SecretKeyRef
 from flalliance.api.conditions import Condition
+from flalliance.protocol import roles
 
 
 def _immutable(what: str) -> dict[str, Any]:
@@ -158,6 +159,12 @@ class FLTaskSpec(ApiModel):
                     "fieldPath": ".minParticipants",
                 },
                 {
+                    "rule": "self.payoutPolicy == 'Collective' || self.slashPercent >= 0.01",
+                    "message": "slashPercent must be at least 0.01 under PerProposal (without slashing an "
+                    "attack pays)",
+                    "fieldPath": ".slashPercent",
+                },
+                {
                     "rule": "!has(self.store.persistentVolumeClaim) || self.store.url.startsWith('file:///')",
                     "message": "store.persistentVolumeClaim needs a file:/// store.url (the mount path)",
                     "fieldPath": ".store.persistentVolumeClaim",
@@ -179,7 +186,14 @@ class FLTaskSpec(ApiModel):
         json_schema_extra=_immutable("contractAddress"),
     )
     training_logic: TrainingLogic = Field(json_schema_extra=_immutable("trainingLogic"))
-    rounds: int = Field(default=10, ge=1, le=10_000, description="Number of rounds")
+    rounds: int = Field(
+        default=10,
+        ge=1,
+        le=10_000,
+        description="Number of rounds; PerProposal: at least the longest epoch, ceil(n / proposers) over "
+        "minParticipants..maxParticipants (every participant proposes once per epoch; the operator names "
+        "the minimum otherwise)",
+    )
     min_participants: int = Field(default=3, ge=2, le=10_000)
     max_participants: int = Field(default=100, ge=2, le=10_000)
     proposer_fraction: float = Field(
@@ -194,11 +208,30 @@ class FLTaskSpec(ApiModel):
         default=PayoutPolicy.PER_PROPOSAL,
         description="PerProposal: proposers paid or slashed on their own proposal; Collective: FLock's rule",
     )
-    slash_percent: float = Field(default=10.0, ge=0.0, le=100.0, description="Share of stake slashed")
+    slash_percent: float = Field(
+        default=10.0, ge=0.0, le=100.0, description="Share of stake slashed; PerProposal: at least 0.01"
+    )
     aggregation: AggregationStrategy = Field(default=AggregationStrategy.FEDAVG)
     store: StoreSpec
     worker: WorkerSpec = Field(default_factory=WorkerSpec, json_schema_extra=_EMPTY_DEFAULT)
     job_template: JobTemplate = Field(default_factory=JobTemplate, json_schema_extra=_EMPTY_DEFAULT)
+
+    @model_validator(mode="after")
+    def _attacking_loses(self) -> FLTaskSpec:
+        """The contract's PerProposal creation rule in the spec's terms (the operator reports it as
+        InvalidSpec; the API server checks slashPercent by CEL). Only for tasks the operator creates."""
+        if self.arena_task_id is None or self.payout_policy != PayoutPolicy.PER_PROPOSAL:
+            return self
+        longest = roles.max_epoch_length(
+            self.min_participants, self.max_participants, round(self.proposer_fraction * 10_000)
+        )
+        if self.rounds < longest:
+            raise ValueError(
+                f"rounds must be >= {longest} under PerProposal: the longest epoch for "
+                f"{self.min_participants}..{self.max_participants} participants at proposerFraction "
+                f"{self.proposer_fraction} (every participant proposes once per epoch)"
+            )
+        return self
 
 
 class TaskPhase(StrEnum):

@@ -86,7 +86,21 @@ class ParticipantStatus(ApiModel):
     stake_transaction: str | None = None
     stake: FmlAmount | None = None
     roles: list[RoleRecord] = Field(default_factory=list)
-    rewards: FmlAmount = "0"
+    rewards: FmlAmount = Field(
+        default="0", description="Rewards credited by settled rounds (PerProposal: they vest after the end)"
+    )
+    unvested: FmlAmount = Field(default="0", description="PerProposal: credited rewards not vested yet")
+    vested: FmlAmount = Field(
+        default="0",
+        description="PerProposal, after the end: rewards x accepted / (accepted + rejected proposals)",
+    )
+    forfeited: FmlAmount = Field(
+        default="0", description="PerProposal: rewards that did not vest (to the pool)"
+    )
+    accepted_proposals: int = Field(default=0, ge=0, description="Settled proposals accepted by the voters")
+    rejected_proposals: int = Field(
+        default=0, ge=0, description="Settled proposals rejected, and proposer turns missed"
+    )
     slashes: FmlAmount = "0"
     claimable: FmlAmount = "0"
     claimed: FmlAmount = "0"

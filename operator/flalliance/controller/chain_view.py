@@ -120,6 +120,11 @@ def read_view(task: TaskClient, config: TaskConfig, seats: Mapping[str, str]) ->
                 rewarded=info.rewarded_total,
                 slashed=info.slashed_total,
                 fees=info.fees_earned,
+                unvested=info.unvested,
+                vested=info.vested,
+                forfeited=info.forfeited,
+                accepted_proposals=info.accepted_proposals,
+                rejected_proposals=info.rejected_proposals,
             )
         )
     view = views.ChainView(

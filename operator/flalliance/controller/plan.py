@@ -145,11 +145,12 @@ def _failure_reason(job: JobView) -> str:
 
 
 def _settle(chain: ChainView) -> list[Action]:
-    """After the end: claim accrued rewards, then withdraw the remaining stake, for every local seat."""
+    """After the end: withdraw the remaining stake (which also vests PerProposal rewards), then claim what
+    is claimable, for every local seat. Rewards a withdrawal vests are claimed on the next pass."""
     actions: list[Action] = []
     for seat in sorted(chain.seats, key=lambda s: s.participant):
-        if seat.claimable > 0:
-            actions.append(Claim(participant=seat.participant))
         if seat.joined and not seat.withdrawn:
             actions.append(Withdraw(participant=seat.participant))
+        if seat.claimable > 0:
+            actions.append(Claim(participant=seat.participant))
     return actions

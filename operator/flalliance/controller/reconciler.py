@@ -190,6 +190,8 @@ class TaskReconciler:
             previous = FLTaskStatus()
         try:
             spec = FLTaskSpec.model_validate(obj["spec"])
+            if spec.arena_task_id is not None:
+                task_params(spec)  # what createTask would send: the contract's creation rules, checked first
         except ValidationError as exc:
             problem = Problem("Ready", "InvalidSpec", str(exc).replace("\n", " ")[:900])
             self._write_status(obj, previous, generation, None, None, [problem])
@@ -709,7 +711,7 @@ class TaskReconciler:
                 chain=chain,
                 rewards=seat.rewarded if seat else 0,
                 slashes=seat.slashed if seat else 0,
-                claimed=max(0, seat.rewarded + seat.fees - seat.claimable) if seat else 0,
+                claimed=max(0, seat.kept + seat.fees - seat.claimable) if seat else 0,
                 withdrawn=(seat.stake if seat.withdrawn else 0) if seat else 0,
                 roles=roles[-50:],
             )

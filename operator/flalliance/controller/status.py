@@ -169,6 +169,11 @@ def participant_status(
         status.phase = ParticipantPhase.WITHDRAWN if seat.withdrawn else ParticipantPhase.JOINED
         status.stake = wei_to_fml(seat.stake)
         status.claimable = wei_to_fml(seat.claimable)
+        status.unvested = wei_to_fml(seat.unvested)
+        status.vested = wei_to_fml(seat.vested)
+        status.forfeited = wei_to_fml(seat.forfeited)
+        status.accepted_proposals = seat.accepted_proposals
+        status.rejected_proposals = seat.rejected_proposals
     elif chain is not None and chain.status == TaskStatus.ENROLLING:
         status.phase = ParticipantPhase.JOINING
     status.rewards = wei_to_fml(rewards)

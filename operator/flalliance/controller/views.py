@@ -70,6 +70,18 @@ class Seat(Frozen):
     rewarded: int = Field(default=0, description="All rewards ever credited (settled rounds), wei")
     slashed: int = Field(default=0, description="All stake slashed so far (settled rounds), wei")
     fees: int = Field(default=0, description="Finalizer fees ever credited, wei")
+    unvested: int = Field(default=0, description="PerProposal: credited rewards that vest after the end, wei")
+    vested: int = Field(default=0, description="PerProposal: rewards vested after the end, wei")
+    forfeited: int = Field(
+        default=0, description="PerProposal: rewards forfeited to the pool at vesting, wei"
+    )
+    accepted_proposals: int = 0
+    rejected_proposals: int = 0
+
+    @property
+    def kept(self) -> int:
+        """Rewards that are the participant's: all settled ones (Collective) or the vested part."""
+        return self.rewarded - self.unvested - self.forfeited
 
 
 class ChainView(Frozen):

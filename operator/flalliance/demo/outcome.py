@@ -1,5 +1,6 @@
-"""What a finished task left on the chain: per-participant rewards, slashes and token balances, the rounds,
-and an audit of the task contract's escrow (every token in or out accounted for).
+"""What a finished task left on the chain: per-participant rewards (credited, forfeited at vesting), slashes
+and token balances, the rounds, and an audit of the task contract's escrow (every token in or out
+accounted for).
 
 Read-only: a `ChainClient` without a key is enough. The custom resources give the names and the round
 summaries (accuracy is what the voters reported); every amount comes from the chain itself.
@@ -31,17 +32,28 @@ class ParticipantOutcome(_Model):
     behaviour: str
     stake_wei: int
     remaining_stake_wei: int
-    rewarded_wei: int
+    rewarded_wei: int  # every reward settlement credited (PerProposal: vested or not)
     slashed_wei: int
     fees_wei: int
     claimable_wei: int
     withdrawn: bool
     balance_wei: int
     balance_change_wei: int | None  # against `baseline` when one was given
+    unvested_wei: int = 0  # PerProposal: credited, vests after the end
+    vested_wei: int = 0  # PerProposal, after vesting: rewarded x accepted / (accepted + rejected)
+    forfeited_wei: int = 0  # PerProposal, after vesting: returned to the pool
+    accepted_proposals: int = 0
+    rejected_proposals: int = 0
+
+    @property
+    def kept_wei(self) -> int:
+        """Rewards that are the participant's: all settled ones (Collective) or the vested part."""
+        return self.rewarded_wei - self.unvested_wei - self.forfeited_wei
 
     @property
     def net_wei(self) -> int:
-        return self.rewarded_wei + self.fees_wei - self.slashed_wei
+        """Rewards kept + finalizer fees - slashes (rewards not vested yet count for nothing)."""
+        return self.kept_wei + self.fees_wei - self.slashed_wei
 
 
 class RoundOutcome(_Model):
@@ -58,7 +70,7 @@ class EscrowAudit(_Model):
     received_wei: int
     paid_out_wei: int
     balance_wei: int
-    owed_wei: int  # stakes not withdrawn + unclaimed rewards + the undistributed pool
+    owed_wei: int  # stakes not withdrawn + unclaimed and unvested rewards + the undistributed pool
 
     @property
     def balanced(self) -> bool:
@@ -129,6 +141,11 @@ def read_outcome(
                 fees_wei=info.fees_earned,
                 claimable_wei=info.claimable,
                 withdrawn=info.withdrawn,
+                unvested_wei=info.unvested,
+                vested_wei=info.vested,
+                forfeited_wei=info.forfeited,
+                accepted_proposals=info.accepted_proposals,
+                rejected_proposals=info.rejected_proposals,
                 balance_wei=balance,
                 balance_change_wei=None
                 if baseline is None or addr not in baseline
@@ -139,7 +156,9 @@ def read_outcome(
     contract = to_checksum_address(address)
     received = sum(v for _, dst, v in flows if dst == contract)
     paid = sum(v for src, _, v in flows if src == contract)
-    owed = state.pool + sum((0 if p.withdrawn else p.remaining_stake_wei) + p.claimable_wei for p in parts)
+    owed = state.pool + sum(
+        (0 if p.withdrawn else p.remaining_stake_wei) + p.claimable_wei + p.unvested_wei for p in parts
+    )
     rounds = [
         RoundOutcome(
             round=int(r["round"]),
@@ -189,12 +208,21 @@ def summary_text(outcome: TaskOutcome, elapsed_seconds: float | None = None) -> 
             f"{r.round:>5}  {r.accepted!s:>8}  {r.accepted_proposals:>11}/{r.rejected_proposals:<9}  {acc:>8}"
         )
     lines.append(
-        f"{'participant':<12} {'behaviour':<11} {'stake':>9} {'rewards':>10} {'slashes':>9} {'net FML':>9}"
+        f"{'participant':<12} {'behaviour':<11} {'stake':>9} {'proposals ok/rejected':>21} {'rewards':>10} "
+        f"{'forfeited':>10} {'slashes':>9} {'net FML':>9}"
     )
     for p in outcome.participants:
+        proposals = f"{p.accepted_proposals}/{p.rejected_proposals}"
         lines.append(
-            f"{p.name:<12} {p.behaviour:<11} {fml(p.stake_wei):>9} {fml(p.rewarded_wei + p.fees_wei):>10} "
-            f"{fml(p.slashed_wei):>9} {fml(p.net_wei):>9}"
+            f"{p.name:<12} {p.behaviour:<11} {fml(p.stake_wei):>9} {proposals:>21} "
+            f"{fml(p.rewarded_wei + p.fees_wei):>10} {fml(p.forfeited_wei):>10} {fml(p.slashed_wei):>9} "
+            f"{fml(p.net_wei):>9}"
+        )
+    pending = [p for p in outcome.participants if p.unvested_wei]
+    if pending:
+        lines.append(
+            "not vested yet (vests on the first withdraw, claim or settle after the end; not in net): "
+            + ", ".join(f"{p.name} {fml(p.unvested_wei)}" for p in pending)
         )
     e = outcome.escrow
     lines.append(

@@ -27,9 +27,9 @@ def outcome_plot(outcome: TaskOutcome, path: Path) -> Path:
     xs = range(len(names))
     ax2.bar(
         [x - 0.2 for x in xs],
-        [(p.rewarded_wei + p.fees_wei) / WEI for p in outcome.participants],
+        [(p.kept_wei + p.fees_wei) / WEI for p in outcome.participants],
         0.4,
-        label="rewards",
+        label="rewards kept (vested) + fees",
         color="tab:green",
     )
     ax2.bar(

@@ -176,16 +176,20 @@ def reveal(ctx: WorkerContext, round: int, sealed: str) -> Result:
 
 
 def claim(ctx: WorkerContext) -> Result:
-    """Claim accrued rewards and, once the task has ended, withdraw the remaining stake."""
+    """Once the task has ended, withdraw the remaining stake (which vests PerProposal rewards); then claim
+    what is claimable (during the task: finalizer fees, and rewards under Collective)."""
     out: Result = {"command": "claim", "status": "done"}
     info = ctx.task.participant(ctx.address)
+    if ctx.task.state().status.ended and info.joined and not info.withdrawn:
+        out["withdraw_tx"] = _tx(ctx.task.withdraw())
+        info = ctx.task.participant(ctx.address)
+        out["withdrawn"] = info.stake  # what withdraw paid: the stake after settling the last rounds
+        if info.vesting_done:
+            out["vested"] = info.vested
+            out["forfeited"] = info.forfeited
     if info.claimable > 0:
         out["claimed"] = info.claimable
         out["claim_tx"] = _tx(ctx.task.claim())
-    if ctx.task.state().status.ended and info.joined and not info.withdrawn:
-        before = ctx.task.participant(ctx.address).stake
-        out["withdraw_tx"] = _tx(ctx.task.withdraw())
-        out["withdrawn"] = before
     if len(out) == 2:
         out["status"] = "skipped"
         out["reason"] = "nothing to claim or withdraw"

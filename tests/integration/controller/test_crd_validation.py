@@ -81,6 +81,7 @@ TASK_CASES = [
     ("spec.maxLifetimeSeconds", 5, "spec.maxLifetimeSeconds"),
     ("spec.payoutPolicy", "Everyone", "spec.payoutPolicy"),
     ("spec.slashPercent", 150, "spec.slashPercent"),
+    ("spec.slashPercent", 0, "spec.slashPercent"),  # PerProposal (the default) needs slashing
     ("spec.aggregation", "mean", "spec.aggregation"),
     ("spec.store", DELETE, "spec.store"),
     ("spec.store.url", "http://bucket", "spec.store.url"),

@@ -258,10 +258,31 @@ def test_operator_runs_a_task_to_completion_and_survives_a_restart(
         assert token.balance_of(account.address) >= 100 * ETHER - 20 * ETHER
         p = task.participant(account.address)
         assert p.withdrawn and p.claimable == 0
+        # PerProposal: 4 participants, 2 proposers, one 2-round epoch: each proposed once, every proposal
+        # accepted, so every reward vested at the withdrawal (and the operator claimed it in the same pass)
+        assert p.vesting_done and (p.accepted_proposals, p.rejected_proposals) == (1, 0)
+        assert p.vested == p.rewarded_total > 0 and p.forfeited == 0
     reasons = {r for r, _ in events(kube_api, ns)}
     assert {"TaskCreated", "RoundStarted", "RoundFinalized", "PhaseChanged"} <= reasons
     p0 = get(kube_api, ns, "participants", "p0")["status"]
     assert p0["address"] and p0["stakeTransaction"] and {r["round"] for r in p0["roles"]} == {0, 1}
+    assert p0["vested"] == p0["rewards"] != "0" and p0["forfeited"] == "0" and p0["unvested"] == "0"
+    assert (p0["acceptedProposals"], p0["rejectedProposals"]) == (1, 0) and p0["claimed"] == p0["vested"]
+
+
+def test_a_per_proposal_task_shorter_than_an_epoch_is_an_invalid_spec(
+    kube_api: client.ApiClient, ns: str, world: dict[str, Any]
+) -> None:
+    """4 participants at 50%: epochs of 2 rounds. One round would let an attack pay: no contract is made."""
+    create(kube_api, ns, "fltasks", fltask(world, rounds=1))
+    operator = OperatorThread(kube_api, ns)
+    operator.start()
+    try:
+        cond = wait_for("InvalidSpec", lambda: _condition(kube_api, ns, "InvalidSpec"), timeout=60)
+    finally:
+        operator.stop()
+    assert cond["status"] == "False" and "rounds must be >= 2 under PerProposal" in cond["message"]
+    assert get(kube_api, ns, "fltasks", "digits")["status"].get("contractAddress") is None
 
 
 def test_a_killed_worker_pod_is_retried_and_the_round_completes(
@@ -269,7 +290,7 @@ def test_a_killed_worker_pod_is_retried_and_the_round_completes(
 ) -> None:
     kubelet = make_kubelet(ns, world["data_dirs"])
     operator = OperatorThread(kube_api, ns)
-    create(kube_api, ns, "fltasks", fltask(world, rounds=1))
+    create(kube_api, ns, "fltasks", fltask(world, rounds=1, payoutPolicy="Collective"))
     for i in range(4):
         create(kube_api, ns, "participants", participant(i))
     operator.start()
@@ -299,7 +320,7 @@ def test_missing_secret_is_reported_then_recovered(
     core = client.CoreV1Api(kube_api)
     core.delete_namespaced_secret("operator-key", ns)
     operator = OperatorThread(kube_api, ns)
-    create(kube_api, ns, "fltasks", fltask(world, rounds=1))
+    create(kube_api, ns, "fltasks", fltask(world, rounds=1, payoutPolicy="Collective"))
     operator.start()
     try:
         cond = wait_for(
@@ -330,7 +351,7 @@ def test_deleting_a_task_removes_its_jobs_through_the_finalizer(
     kube_api: client.ApiClient, ns: str, world: dict[str, Any], tmp_path: Path
 ) -> None:
     operator = OperatorThread(kube_api, ns)
-    create(kube_api, ns, "fltasks", fltask(world, rounds=1))
+    create(kube_api, ns, "fltasks", fltask(world, rounds=1, payoutPolicy="Collective"))
     for i in range(4):
         create(kube_api, ns, "participants", participant(i))
     operator.start()
@@ -408,7 +429,7 @@ def test_inline_logic_reaches_the_workers_through_a_config_map_not_through_the_o
     )
     kubelet = make_kubelet(ns, {**world["data_dirs"], "artifacts": volume})
     store = {"url": f"file://{mount_path}", "persistentVolumeClaim": "artifacts"}
-    create(kube_api, ns, "fltasks", fltask(world, rounds=1, store=store))
+    create(kube_api, ns, "fltasks", fltask(world, rounds=1, store=store, payoutPolicy="Collective"))
     for i in range(4):
         create(kube_api, ns, "participants", participant(i))
     operator = OperatorThread(kube_api, ns)
@@ -455,7 +476,7 @@ def test_a_foreign_config_map_is_a_condition_and_an_edited_one_is_restored(
     core = client.CoreV1Api(kube_api)
     name = "digits-training-logic"
     core.create_namespaced_config_map(ns, {"metadata": {"name": name}, "data": {"notes": "mine"}})
-    create(kube_api, ns, "fltasks", fltask(world, rounds=1))
+    create(kube_api, ns, "fltasks", fltask(world, rounds=1, payoutPolicy="Collective"))
     operator = OperatorThread(kube_api, ns)
     operator.start()
     try:

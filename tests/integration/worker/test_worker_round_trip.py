@@ -134,11 +134,17 @@ def test_worker_round_trip(task_setup: dict[str, Any]) -> None:
         task.finalize_round()
         info = task.round_info(round)
         assert info.finalized and info.accepted, info
+        if round == 0:  # PerProposal: rewards vest after the end, so a claim during the task has nothing
+            out = run_worker(["claim"], env_for(task_setup, voters[0]))
+            assert out["status"] == "skipped" and out["reason"] == "nothing to claim or withdraw"
     assert task.state().status == Status.COMPLETED
     for address in task_setup["keys"]:
         out = run_worker(["claim"], env_for(task_setup, address))
         assert out["status"] == "done" and "withdraw_tx" in out
-        assert dev.task.participant(address).withdrawn
+        p = dev.task.participant(address)
+        assert p.withdrawn and p.vesting_done and p.claimable == 0  # withdraw vested, then claim paid
+        assert (out["vested"], out["forfeited"]) == (p.vested, p.forfeited)
+        assert out.get("claimed", 0) == p.vested and out["withdrawn"] == p.stake
 
 
 def test_wrong_training_logic_is_refused_permanently(task_setup: dict[str, Any], tmp_path: Path) -> None:

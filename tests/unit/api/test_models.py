@@ -58,6 +58,18 @@ def test_bad_fields_are_named_in_the_error(overrides: dict[str, Any], field: str
     assert any(loc.startswith(field) for loc in locations), locations
 
 
+def test_per_proposal_tasks_the_operator_creates_must_last_an_epoch() -> None:
+    """The contract's creation rule in the spec's terms: defaults pass (3..100 at 50%: epochs <= 3 rounds)."""
+    assert FLTaskSpec.model_validate(task_spec(rounds=3)).rounds == 3
+    with pytest.raises(ValidationError, match="rounds must be >= 6 under PerProposal"):
+        FLTaskSpec.model_validate(task_spec(rounds=5, minParticipants=2, proposerFraction=0.3))
+    # Collective tasks, and tasks joined by address (their parameters are the chain's), are not checked
+    FLTaskSpec.model_validate(task_spec(rounds=1, payoutPolicy="Collective", slashPercent=0))
+    joined = task_spec(rounds=1)
+    del joined["arenaTaskId"]
+    FLTaskSpec.model_validate(dict(joined, contractAddress="0x" + "12" * 20))
+
+
 def test_fml_amounts_round_trip_exactly() -> None:
     assert fml_to_wei("10") == 10 * 10**18
     assert fml_to_wei("0.000000000000000001") == 1

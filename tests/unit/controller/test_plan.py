@@ -178,10 +178,11 @@ def test_finalize_when_finalizable() -> None:
     assert plan(TASK, view, PEOPLE, []) == [Finalize(round=1)]
 
 
-def test_after_the_end_claim_then_withdraw_even_when_deleting() -> None:
+def test_after_the_end_withdraw_then_claim_even_when_deleting() -> None:
+    """Withdrawing first vests a PerProposal seat's rewards, so one claim can pay fees and rewards."""
     done = dict(ROLES, a={"claimable": 5}, b={"withdrawn": True})
     view = chain(status=TaskStatus.COMPLETED, phase=RoundPhase.NONE, seats=seats(**done))
-    expected = [Claim(participant="a"), Withdraw(participant="a"), Withdraw(participant="c")]
+    expected = [Withdraw(participant="a"), Claim(participant="a"), Withdraw(participant="c")]
     expected.append(Withdraw(participant="d"))
     assert plan(TASK, view, PEOPLE, []) == expected
     assert plan(TASK.model_copy(update={"deleting": True}), view, PEOPLE, []) == expected

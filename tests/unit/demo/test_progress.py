@@ -90,3 +90,30 @@ def test_summary_names_every_participant_with_net() -> None:
     p4_line = next(line for line in text.splitlines() if line.startswith("p4"))
     assert p4_line.split()[-1] == "-2.0000"
     assert "balanced, solvent" in text
+
+
+def test_summary_counts_only_vested_rewards_in_the_net() -> None:
+    """PerProposal: an attacker credited voter rewards forfeits them all at vesting; its net is the slashes.
+    Rewards not vested yet are listed apart and count for nothing."""
+    attacker = _participant("p4", "gaussian", 5 * 10**18, 2 * 10**18).model_copy(
+        update={"forfeited_wei": 5 * 10**18, "accepted_proposals": 0, "rejected_proposals": 3}
+    )
+    honest = _participant("p1", "honest", 4 * 10**18, 0).model_copy(
+        update={
+            "vested_wei": 3 * 10**18,
+            "forfeited_wei": 10**18,
+            "accepted_proposals": 3,
+            "rejected_proposals": 1,
+        }
+    )
+    pending = _participant("p2", "honest", 2 * 10**18, 0).model_copy(update={"unvested_wei": 2 * 10**18})
+    assert (attacker.net_wei, honest.net_wei, pending.net_wei) == (-2 * 10**18, 3 * 10**18, 0)
+    outcome = TaskOutcome(
+        task="digits", phase="Completed", contract="0x" + "2" * 40, chain_id=31337, rounds_total=1,
+        rounds_accepted=1, final_accuracy=None, rounds=[], participants=[honest, pending, attacker],
+        escrow=EscrowAudit(received_wei=10, paid_out_wei=10, balance_wei=0, owed_wei=0), total_supply_wei=1,
+    )  # fmt: skip
+    text = summary_text(outcome)
+    p4 = next(line for line in text.splitlines() if line.startswith("p4")).split()
+    assert p4[3:] == ["0/3", "5.0000", "5.0000", "2.0000", "-2.0000"]
+    assert "not vested yet" in text and "p2 2.0000" in text
