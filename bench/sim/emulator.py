@@ -180,8 +180,6 @@ def run(
     result = RunResult(system, [])
     g: Tensors = initial_tensors(spec, seed=cfg.init_seed)
     ledger.has_model = True  # the pioneer (an honest, deterministic initialisation) is not under test here
-    record = {i: [0, 0] for i in range(n)}  # (accepted, rejected) decided proposals, as the chain counts
-    rewarded = {name: 0 for name in names}
     slashed = {name: 0 for name in names}
     for r in range(cfg.rounds):
         ledger.start_round(int(rng.integers(2**63)))
@@ -223,7 +221,8 @@ def run(
         for v in voters:
             if cfg.behaviour(v) == "absent" or not files:
                 continue
-            probation = {h for h, i in owners if on_probation(*record[i])}
+            # the proposers' public records, as a voter reads them from the chain (settled when they proposed)
+            probation = {h for h, i in owners if on_probation(*ledger.proposal_counts(names[i]))}
             rv = validate_round(
                 spec,
                 g,
@@ -257,20 +256,20 @@ def run(
             if rejected and rec.reveal_count:
                 result.counts[f"{kind}_rejected"] += 1
                 result.counts[f"rejected:{i}"] += 1
-            if rec.reveal_count:
-                record[i][1 if rejected else 0] += 1
         if rec.accepted:
             result.rounds_accepted += 1
             leader = _leader(ledger, aggregates)
             if leader is not None:
                 g = leader
         for name in names:
-            got, lost = ledger.settle(name)
-            rewarded[name] += got
+            _, lost = ledger.settle(name)
             slashed[name] += lost
         result.accuracy.append(evaluate(spec, g, fed.held_out))
     if system != "fedavg":
-        result.net_tokens = {i: (rewarded[names[i]] - slashed[names[i]]) / TOKEN for i in range(n)}
+        # what each participant takes home: its vested rewards (PerProposal: by contribution; Collective:
+        # every settled reward) minus its slashes
+        vested = {name: ledger.vest(name)[0] for name in names}
+        result.net_tokens = {i: (vested[names[i]] - slashed[names[i]]) / TOKEN for i in range(n)}
     return result
 
 
@@ -330,7 +329,7 @@ def run_flower(cfg: SimConfig, fed: Federation, strategy_name: str, *, role_seed
         "multikrum": lambda: Krum(num_malicious_clients=bad, num_clients_to_keep=max(1, per_round - bad)),
         "fedtrimmedavg": lambda: FedTrimmedAvg(beta=0.2),
         # Bulyan's precondition is n >= 4f + 3 clients; the largest f it admits for this round size
-        "bulyan": lambda: Bulyan(num_malicious_clients=max(0, (per_round - 3) // 4)),
+        "bulyan": lambda: Bulyan(num_malicious_clients=max(0, (per_round - 3) // 4), to_keep=0),
     }
     strategy = strategies[strategy_name]()
     g: Tensors = initial_tensors(spec, seed=cfg.init_seed)

@@ -104,8 +104,12 @@ def main() -> None:
     parser.add_argument("--attacks", nargs="+", default=list(ATTACKS))
     parser.add_argument("--rounds", type=int, default=None, help="override the per-dataset rounds")
     parser.add_argument("--no-flower", action="store_true", help="the protocol only")
-    parser.add_argument("--out", default="sim-grid.json")
+    parser.add_argument(
+        "--out", default=None, help="default: sim-grid.json, or sim-grid-<dataset>.json for one"
+    )
     args = parser.parse_args()
+    if args.out is None:
+        args.out = "sim-grid.json" if len(args.datasets) > 1 else f"sim-grid-{args.datasets[0]}.json"
     try:
         import flwr
 

@@ -137,13 +137,20 @@ def _net(v: float | None) -> str:
 
 def grid() -> list[str]:
     """bench/results/sim-grid.json: per dataset, one row per attack @ share, pooled over the seeds."""
-    path = RESULTS / "sim-grid.json"
-    if not path.exists():
+    parts = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("sim-grid*.json"))]
+    if not parts:
         return ["(not measured yet: make bench-sim-grid)"]
-    g = json.loads(path.read_text())
+    g = dict(parts[0])
+    g["datasets"] = {k: v for part in parts for k, v in part["datasets"].items()}
+    g["seconds"] = sum(part.get("seconds", 0) for part in parts)
     flower = [s for s in g["systems"] if s.startswith("flower-")]
     out = [
-        f"Seeds {', '.join(map(str, g['seeds']))}; systems: this protocol"
+        "Seeds: "
+        + "; ".join(
+            f"{part['attacks'] and ', '.join(part['datasets'])} {', '.join(map(str, part['seeds']))}"
+            for part in parts
+        )
+        + "; systems: this protocol"
         + (
             f" and Flower {g['flwr']}'s " + ", ".join(s.removeprefix("flower-") for s in flower)
             if flower

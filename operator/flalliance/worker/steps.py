@@ -102,7 +102,7 @@ def train(ctx: WorkerContext, round: int) -> Result:
 
 def validate(ctx: WorkerContext, round: int) -> Result:
     """Judge every proposal on the private test split, aggregate, commit the vote, return it sealed."""
-    from flalliance.fl.validation import ProposalFile, index_verdicts, validate_round
+    from flalliance.fl.validation import ProposalFile, index_verdicts, on_probation, validate_round
     from flalliance.store.base import ObjectNotFound
 
     if (skip := _open_round(ctx, "validate", round, Phase.COMMITTING)) is not None:
@@ -125,7 +125,22 @@ def validate(ctx: WorkerContext, round: int) -> Result:
             log.warning("proposal %s unreadable: %s", p.model_hash, exc)
             data = b""
         files.append(ProposalFile(digest, data, p.samples))
-    rv = validate_round(ctx.spec, global_tensors, files, ctx.test_split, train=ctx.train_split)
+    # The proposers' public records (settled when they proposed): a mostly-rejected one is on probation.
+    records = {p.proposer: ctx.task.participant(p.proposer) for p in proposals}
+    probation = {
+        hash_bytes(p.model_hash)
+        for p in proposals
+        if on_probation(records[p.proposer].accepted_proposals, records[p.proposer].rejected_proposals)
+    }
+    rv = validate_round(
+        ctx.spec,
+        global_tensors,
+        files,
+        ctx.test_split,
+        train=ctx.train_split,
+        probation=probation,
+        reference_seed=ctx.spec.seeds.train + round,
+    )
     bits = index_verdicts(rv.verdicts, [hash_bytes(p.model_hash) for p in proposals])
     verdicts = verdict_bitmap(bits)
     if rv.aggregate_bytes is not None:
