@@ -1075,8 +1075,12 @@ contract FLTask is ReentrancyGuardTransient {
 
     function _settleRound(SettleCtx memory x, Account memory a, uint256 r) private {
         RoundRecord storage rec = _rounds[r];
-        uint256 slot = RolePermutation.slot(rec.seed, a.index, x.n, rec.numProposers, r);
         uint8 act = a.actionRound == r ? a.actionKind : ACT_NONE;
+        // A submission proves the role (each was role-checked; an aborted round has none): only a round the
+        // participant did not act in needs the permutation (any slot >= numProposers is a voter's).
+        uint256 slot = act == ACT_PROPOSED
+            ? 0
+            : act != ACT_NONE ? rec.numProposers : RolePermutation.slot(rec.seed, a.index, x.n, rec.numProposers, r);
         (bool rewarded, bool slashed, SlashReason reason, uint8 decided) =
             _outcome(rec, slot, act, a.proposalIndex, x.policy);
         unchecked {
