@@ -8,7 +8,10 @@ Scenario per size: N participants, 30% proposers, pioneering round 0 then steady
 proposal is poisoned and every honest voter rejects it (so a typical reveal updates one reject tally);
 one voter per round votes against the round; in round 2 the first voter to reveal rejects every proposal
 and names a fresh aggregate hash (the worst case of a reveal). One participant never acts, so the cost of
-settling an absentee's backlog is measured at the end.
+settling an absentee's backlog is measured at the end. The task has exactly N participants (min = max), so
+PerProposal's creation rule needs one epoch: 4 rounds at 10 and at 100 (3 and 30 proposers); after the
+last round an honest participant withdraws (settling and vesting its rewards) and claims them, and
+anyone settles another participant after the end (vesting it).
 """
 
 from __future__ import annotations
@@ -113,7 +116,7 @@ def _run_size(anvil: Anvil, owner: ChainClient, n: int) -> dict[str, Any]:
     ]
     params = TaskParams(
         min_stake=10 * ETHER,
-        min_participants=2,
+        min_participants=n,
         max_participants=n,
         total_rounds=ROUNDS + 1,
         proposer_fraction_bps=3_000,
@@ -132,6 +135,7 @@ def _run_size(anvil: Anvil, owner: ChainClient, n: int) -> dict[str, Any]:
     addresses = list(t.members)
     absentee = ""
     slashed: set[str] = set()  # who will be slashed when settling the round just played
+    misbehaved: set[str] = set()  # every dissenter and poisoned proposer so far
     for i, a in enumerate(addresses):
         t.members[a].token().ensure_allowance(t.address, 100 * ETHER + i)
         rec.add("join", 0, t.members[a].join(100 * ETHER + i, approve=False))
@@ -170,6 +174,7 @@ def _run_size(anvil: Anvil, owner: ChainClient, n: int) -> dict[str, Any]:
             kind = "revealVote.rejectall" if v == rejecter else "revealVote"
             rec.add(kind + (".slash" if _settled_a_slash(receipt) else ""), r, receipt)
         slashed = {dissenter, active_proposers[0]}
+        misbehaved |= slashed
         while t.task.state().phase != Phase.FINALIZABLE:
             t.advance_past_phase()
         rec.add("finalizeRound", r, t.task.finalize_round())
@@ -177,10 +182,11 @@ def _run_size(anvil: Anvil, owner: ChainClient, n: int) -> dict[str, Any]:
 
     # Settling an absentee's backlog of ROUNDS rounds (anyone may do it; here the owner).
     rec.add("settle.absentee", ROUNDS, t.task.settle(absentee, 2**16))
-    honest = addresses[0]
-    rec.add("claim", ROUNDS, t.members[honest].claim())
-    t.play_round()  # the last round, so that withdraw is allowed
-    rec.add("withdraw", ROUNDS + 1, t.members[honest].withdraw())
+    t.play_round()  # the last round (everyone honest): the task is Completed, withdraw is allowed
+    honest, other = [a for a in addresses if a not in misbehaved and a != absentee][:2]
+    rec.add("withdraw", ROUNDS + 1, t.members[honest].withdraw())  # settles, vests, pays the stake
+    rec.add("claim", ROUNDS + 1, t.members[honest].claim())  # pays the vested rewards
+    rec.add("settle.vest", ROUNDS + 1, t.task.settle(other, 2**16))  # anyone: settles and vests
     return _report(n, rec, create_gas)
 
 
@@ -217,6 +223,7 @@ def _report(n: int, rec: Recorder, create_gas: int) -> dict[str, Any]:
         "settle.absentee",
         "claim",
         "withdraw",
+        "settle.vest",
     ]:
         ops[op] = {"all": summary(rec.values(op)), "steady": summary(rec.values(op, steady))}
     ops["createTask"] = {"all": summary([create_gas]), "steady": {}}
@@ -270,9 +277,10 @@ def table(results: dict[str, Any]) -> str:
         "revealVote": "revealVote (settles the previous round: reward; rejects 1 proposal)",
         "revealVote.slash": "revealVote, settling a slash of the previous round",
         "revealVote.rejectall": "revealVote rejecting every proposal",
-        "claim": "claim (settles, pays)",
-        "withdraw": "withdraw",
+        "claim": "claim after the end (pays vested rewards)",
+        "withdraw": "withdraw (settles the last round, vests, pays the stake)",
         "settle.absentee": f"settle an absentee's {ROUNDS}-round backlog",
+        "settle.vest": "settle after the end (the last round, then vests)",
     }
     for op, label in labels.items():
         target = TARGETS.get(op.split(".")[0])
