@@ -356,7 +356,11 @@ def run_flower(cfg: SimConfig, fed: Federation, strategy_name: str, *, role_seed
             results.append((None, fit))
         ledger.finalize("coordinator")
         if results:
-            params, _ = strategy.aggregate_fit(r + 1, results, [])  # type: ignore[arg-type]
+            try:
+                params, _ = strategy.aggregate_fit(r + 1, results, [])  # type: ignore[arg-type]
+            except ValueError as exc:  # e.g. Bulyan's Krum pick on a diverged (non-finite) model
+                result.reasons[f"aggregation_failed: {exc}"] += 1
+                params = None
             if params is not None:
                 arrays = parameters_to_ndarrays(params)
                 g = {k: np.asarray(a, dtype=np.float32) for k, a in zip(keys, arrays, strict=True)}
