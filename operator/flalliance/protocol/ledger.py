@@ -65,6 +65,11 @@ class Account:
     forfeited: int = 0  # PerProposal, once vesting_done: the part returned to the pool
     vesting_done: bool = False
 
+    @property
+    def slashed_total(self) -> int:
+        """Stake slashed so far (settled rounds), like the contract's ``slashedTotal``."""
+        return self.joined_stake - self.stake
+
 
 @dataclass
 class RoundRecord:

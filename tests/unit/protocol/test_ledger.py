@@ -232,3 +232,48 @@ def test_expired_task_vests_what_was_finalized() -> None:
         assert ledger.vest(v) == (0, ledger.accounts[v].rewarded_total)  # no decided proposal yet
     with pytest.raises(LedgerError, match="already ended"):
         ledger.end(Status.CANCELLED)
+
+
+@pytest.mark.parametrize("policy", [Policy.PER_PROPOSAL, Policy.COLLECTIVE])
+def test_the_emulators_call_pattern_and_an_attacker_who_is_always_caught(policy: Policy) -> None:
+    """bench/sim/emulator.py's use: a fresh seed offered every round (only epoch starts take it), settle
+    everyone after each round, vest after the last; net = vested - slashed. Under PerProposal the attacker
+    (every proposal rejected, an honest voter otherwise) ends below zero; under Collective it keeps its
+    voter rewards."""
+    ledger = _ledger(total_rounds=20, proposer_fraction_bps=3_000, policy=policy)
+    names = [f"p{i:02d}" for i in range(10)]
+    for name in names:
+        ledger.join(name, 20 * E18)
+    attacker = names[-1]
+    rewarded = dict.fromkeys(names, 0)
+    slashed = dict.fromkeys(names, 0)
+    for r in range(20):
+        ledger.start_round(1_000 + 7919 * r)  # the emulator draws one per round
+        proposers, voters = _roles(ledger, r)
+        bits = 0
+        for p in proposers:
+            k = ledger.propose(p)
+            if p != attacker:
+                bits |= 1 << k
+        for v in voters:
+            ledger.reveal(v, b"agg", 1, bits)
+        ledger.finalize("coordinator")
+        for name in names:
+            got, lost = ledger.settle(name)
+            rewarded[name] += got
+            slashed[name] += lost
+    assert ledger.ended and ledger.epoch_length == 4
+    for name in names:
+        vested, forfeited = ledger.vest(name)
+        assert ledger.vest(name) == (vested, forfeited)  # idempotent
+        acct = ledger.accounts[name]
+        assert slashed[name] == acct.slashed_total and rewarded[name] == acct.rewarded_total
+        assert vested + forfeited == acct.rewarded_total
+        accepted, rejected = ledger.proposal_counts(name)
+        assert accepted + rejected >= 5  # 20 rounds = 5 epochs: a turn in each
+        if name == attacker:
+            assert accepted == 0 and acct.rewarded_total > 0
+            net = vested - acct.slashed_total
+            assert net < 0 if policy == Policy.PER_PROPOSAL else net > 0
+        else:
+            assert (forfeited, rejected) == (0, 0)
