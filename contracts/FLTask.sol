@@ -348,8 +348,8 @@ contract FLTask is ReentrancyGuardTransient {
         uint256 fee,
         SlashReason reason
     );
-    /// @notice Rounds up to `settledRounds` of `account` are settled; `rewarded` was credited to its
-    /// claimable balance and `slashed` taken from its stake by this settlement.
+    /// @notice Rounds up to `settledRounds` of `account` are settled; `rewarded` was credited (Collective:
+    /// claimable; PerProposal: unvested until `Vested`) and `slashed` taken from its stake by this settlement.
     event Settled(address indexed account, uint256 settledRounds, uint256 rewarded, uint256 slashed);
     /// @notice PerProposal, once per participant after the end: of its unvested rewards `vested` became
     /// claimable (pro rata of its accepted among its decided proposals) and `forfeited` returned to the pool.
