@@ -186,6 +186,8 @@ def test_every_malicious_proposal_is_rejected_and_slashed(run: Run) -> None:
     p4 = next(p for p in run.outcome.participants if p.name == "p4")
     honest = [p for p in run.outcome.participants if p.behaviour == "honest"]
     assert p4.slashed_wei > 0 and p4.net_wei < min(p.net_wei for p in honest), run.outcome.participants
+    # Contribution vesting: with no accepted proposal nothing vests, so cheating ends below the stake.
+    assert p4.net_wei < 0, f"the attacker ended with a gain: {p4}"
 
 
 def test_honest_participants_gain_and_tokens_are_conserved(run: Run) -> None:
