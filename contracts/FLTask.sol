@@ -25,9 +25,9 @@ import {
 /// finalize, stake-weighted decisions, lazily settled rewards and slashes, pull payments.
 /// Deployed as an EIP-1167 clone by FLTaskFactory, which escrows the reward in the same transaction.
 /// Under the default PerProposal policy rewards *vest by contribution*: what settlement credits is held
-/// until the task has ended, and then `unvested * accepted / (accepted + rejected)` of it (counting the
-/// participant's decided proposals; nothing without an accepted one) becomes claimable, the rest returns
-/// to the pool. Roles are drawn without replacement over epochs of ceil(n / proposers) rounds, so every
+/// until the task has ended, and then `unvested * (accepted - rejected) / (accepted + rejected)` of it
+/// (counting the participant's decided proposals; nothing unless accepted > rejected: each rejected
+/// proposal cancels an accepted one) becomes claimable, the rest returns to the pool. Roles are drawn without replacement over epochs of ceil(n / proposers) rounds, so every
 /// participant proposes at least once per epoch.
 /// @dev Gas design (see docs/protocol.md and docs/gas.md):
 ///  - no transaction loops over participants: roles derive from the epoch's seed through a keyed
@@ -352,7 +352,8 @@ contract FLTask is ReentrancyGuardTransient {
     /// claimable; PerProposal: unvested until `Vested`) and `slashed` taken from its stake by this settlement.
     event Settled(address indexed account, uint256 settledRounds, uint256 rewarded, uint256 slashed);
     /// @notice PerProposal, once per participant after the end: of its unvested rewards `vested` became
-    /// claimable (pro rata of its accepted among its decided proposals) and `forfeited` returned to the pool.
+    /// claimable (its accepted minus its rejected proposals, over its decided ones) and `forfeited` returned
+    /// to the pool.
     event Vested(address indexed account, uint256 vested, uint256 forfeited);
     event Claimed(address indexed account, uint256 amount);
     event Withdrawn(address indexed account, uint256 amount);
@@ -1042,8 +1043,8 @@ contract FLTask is ReentrancyGuardTransient {
     }
 
     /// @dev PerProposal: once the task has ended and `a` is settled through every finalized round, vest its
-    /// unvested rewards (once): `unvested * accepted / (accepted + rejected)` becomes claimable, nothing
-    /// when it has no accepted proposal; the forfeited rest returns to the pool.
+    /// unvested rewards (once): `unvested * (accepted - rejected) / (accepted + rejected)` becomes claimable,
+    /// nothing unless accepted > rejected; the forfeited rest returns to the pool.
     function _vestIfDue(address who, Member storage m, Account memory a, Status s) private returns (Account memory) {
         if (!_ended(s) || a.settledRounds != _h.finalizedRounds) return a;
         Ledger storage l = m.ledger;
@@ -1065,7 +1066,7 @@ contract FLTask is ReentrancyGuardTransient {
 
     function _vestedShare(uint256 unvested, uint256 accepted, uint256 rejected) private pure returns (uint256) {
         unchecked {
-            return accepted == 0 ? 0 : (unvested * accepted) / (accepted + rejected);
+            return accepted <= rejected ? 0 : (unvested * (accepted - rejected)) / (accepted + rejected);
         }
     }
 

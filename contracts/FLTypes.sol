@@ -154,7 +154,7 @@ struct ParticipantInfo {
     uint256 acceptedProposals; // settled proposals accepted (verdict bit set in a round with reveals)
     uint256 rejectedProposals; // settled proposals rejected, and proposer turns missed (absent)
     uint256 unvested; // PerProposal: rewards credited by settlement, not claimable until they vest
-    uint256 vested; // PerProposal, after vesting: unvested x accepted / (accepted + rejected), 0 if none accepted
+    uint256 vested; // PerProposal, after vesting: unvested x (accepted - rejected) / (accepted + rejected), 0 unless accepted > rejected
     uint256 forfeited; // PerProposal, after vesting: the rest, returned to the pool
     bool vestingDone; // PerProposal: vested (once, on the first claim / withdraw / settle after the end)
 }

@@ -92,7 +92,7 @@ class ParticipantStatus(ApiModel):
     unvested: FmlAmount = Field(default="0", description="PerProposal: credited rewards not vested yet")
     vested: FmlAmount = Field(
         default="0",
-        description="PerProposal, after the end: rewards x accepted / (accepted + rejected proposals)",
+        description="PerProposal, after the end: rewards x (accepted - rejected) / (accepted + rejected)",
     )
     forfeited: FmlAmount = Field(
         default="0", description="PerProposal: rewards that did not vest (to the pool)"

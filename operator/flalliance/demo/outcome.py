@@ -40,7 +40,7 @@ class ParticipantOutcome(_Model):
     balance_wei: int
     balance_change_wei: int | None  # against `baseline` when one was given
     unvested_wei: int = 0  # PerProposal: credited, vests after the end
-    vested_wei: int = 0  # PerProposal, after vesting: rewarded x accepted / (accepted + rejected)
+    vested_wei: int = 0  # PerProposal, after vesting: rewarded x (accepted - rejected) / decided
     forfeited_wei: int = 0  # PerProposal, after vesting: returned to the pool
     accepted_proposals: int = 0
     rejected_proposals: int = 0

@@ -5,8 +5,8 @@ number of wei per weight unit, so what a round allocates is exactly what its rew
 paid, and the rounding remainder stays in the pool.
 
 Under ``PerProposal`` the rewards settlement credits vest by contribution once the task has ended:
-``unvested * accepted // (accepted + rejected)`` of them become claimable (nothing without an accepted
-proposal) and the rest returns to the pool.
+``unvested * (accepted - rejected) // (accepted + rejected)`` of them become claimable (nothing unless
+accepted > rejected) and the rest returns to the pool.
 """
 
 from __future__ import annotations
@@ -121,9 +121,12 @@ def contribution(
 
 
 def vest(unvested: int, accepted: int, rejected: int) -> tuple[int, int]:
-    """(vested, forfeited) of ``unvested`` rewards: pro rata of the accepted among the decided proposals,
-    rounded down; nothing vests without an accepted proposal."""
+    """(vested, forfeited) of ``unvested`` rewards: ``unvested * (accepted - rejected) / (accepted +
+    rejected)``, rounded down, and nothing when ``accepted <= rejected``. Each rejected proposal cancels an
+    accepted one, so a participant more than half of whose proposals are rejected keeps no reward at all:
+    attacking loses whenever the voters catch more than half of the attacks, whatever the stake and the
+    reward (an honest participant with 1 false rejection in 20 proposals keeps 90%)."""
     if unvested < 0 or accepted < 0 or rejected < 0:
         raise ValueError("unvested rewards and proposal counts are never negative")
-    vested = 0 if accepted == 0 else unvested * accepted // (accepted + rejected)
+    vested = 0 if accepted <= rejected else unvested * (accepted - rejected) // (accepted + rejected)
     return vested, unvested - vested

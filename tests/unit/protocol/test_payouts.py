@@ -106,10 +106,13 @@ def test_contribution(case: dict[str, object], expected: Contribution) -> None:
     assert contribution(**args) == expected  # type: ignore[arg-type]
 
 
-def test_vest_pro_rata_rounding_down_and_nothing_without_an_accepted_proposal() -> None:
-    assert vest(1_000, 3, 1) == (750, 250)
-    assert vest(1_000, 1, 2) == (333, 667)  # the rounding remainder is forfeited too
+def test_each_rejected_proposal_cancels_an_accepted_one() -> None:
+    assert vest(1_000, 3, 1) == (500, 500)  # (3 - 1) / 4
+    assert vest(1_000, 2, 1) == (333, 667)  # the rounding remainder is forfeited too
+    assert vest(1_000, 19, 1) == (900, 100)  # an honest participant with one false rejection in 20
     assert vest(1_000, 2, 0) == (1_000, 0)
+    assert vest(1_000, 1, 1) == (0, 1_000)  # half caught: nothing
+    assert vest(1_000, 1, 2) == (0, 1_000)
     assert vest(1_000, 0, 3) == (0, 1_000)
     assert vest(1_000, 0, 0) == (0, 1_000)  # no decided proposal: no accepted contribution either
     assert vest(0, 0, 0) == (0, 0)
