@@ -143,7 +143,9 @@ def grid() -> list[str]:
     g = dict(parts[0])
     g["datasets"] = {k: v for part in parts for k, v in part["datasets"].items()}
     g["seconds"] = sum(part.get("seconds", 0) for part in parts)
-    flower = [s for s in g["systems"] if s.startswith("flower-")]
+    names = sorted(
+        {s.removeprefix("flower-") for part in parts for s in part["systems"] if s.startswith("flower-")}
+    )
     out = [
         "Seeds: "
         + "; ".join(
@@ -151,16 +153,13 @@ def grid() -> list[str]:
             for part in parts
         )
         + "; systems: this protocol"
-        + (
-            f" and Flower {g['flwr']}'s " + ", ".join(s.removeprefix("flower-") for s in flower)
-            if flower
-            else ""
-        )
+        + (f" and Flower {g['flwr']}'s " + ", ".join(names) + " where run" if names else "")
         + f"; {g.get('seconds', 0) / 60:.0f} min on {g['machine']['cpus']} cores. Per cell, pooled over the seeds:"
         " rejection rates over all proposals, the mean accuracy change from each seed's clean run, the lowest"
         " net of any honest participant and the highest net of any attacker (tokens; stake 100, reward 1,000).",
     ]
     for name, d in g["datasets"].items():
+        flower = [s for s in next(iter(d["cells"].values())) if s.startswith("flower-")]
         clean = d["clean"]["protocol"]["pooled"]
         out += [
             "",
