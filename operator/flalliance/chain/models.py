@@ -17,6 +17,7 @@ from eth_utils.address import to_checksum_address
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from flalliance.protocol import roles
+from flalliance.protocol.ledger import Status as Status  # one enum for the chain client and the model
 
 ZERO_HASH = "0x" + "00" * 32
 BPS = 10_000
@@ -58,19 +59,6 @@ def hash_bytes(value: str | bytes) -> bytes:
 
 # ---------------------------------------------------------------------------------------------------------
 # Enums (values are the Solidity enum ordinals)
-class Status(IntEnum):
-    NONE = 0
-    ENROLLING = 1
-    RUNNING = 2
-    COMPLETED = 3
-    EXPIRED = 4
-    CANCELLED = 5
-
-    @property
-    def ended(self) -> bool:
-        return self in (Status.COMPLETED, Status.EXPIRED, Status.CANCELLED)
-
-
 class Phase(IntEnum):
     IDLE = 0
     PIONEERING = 1

@@ -34,8 +34,9 @@ class LedgerError(ValueError):
 
 
 class Status(IntEnum):
-    """A task's lifecycle (values match the contract's enum)."""
+    """A task's lifecycle (values match the contract's enum; the chain client uses this same enum)."""
 
+    NONE = 0
     ENROLLING = 1
     RUNNING = 2
     COMPLETED = 3

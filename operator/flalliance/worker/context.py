@@ -144,40 +144,37 @@ class WorkerContext:
             self._splits = self._load_splits()
         return self._splits[1]
 
+    def _checked_model(self, model_hash: str) -> Tensors:
+        """A model from the store, hash-, shape-, size- and finiteness-checked (raises StoreError or
+        WeightsError)."""
+        from flalliance.fl.models import architecture
+        from flalliance.fl.weights import decode
+
+        digest = hash_bytes(model_hash)
+        data = self.store.get(digest, max_bytes=self.spec.max_model_bytes)
+        return decode(
+            data, architecture(self.spec), max_bytes=self.spec.max_model_bytes, expected_hash=digest
+        )
+
     def published_models(self, model_hashes: Sequence[str]) -> list[Tensors]:
         """The models among ``model_hashes`` that the store has and that pass every check (others are
         skipped: what a participant reads of its peers is never trusted)."""
-        from flalliance.fl.models import architecture
-        from flalliance.fl.weights import WeightsError, decode
+        from flalliance.fl.weights import WeightsError
         from flalliance.store.base import StoreError
 
         out = []
         for model_hash in model_hashes:
-            digest = hash_bytes(model_hash)
             try:
-                data = self.store.get(digest, max_bytes=self.spec.max_model_bytes)
-                out.append(
-                    decode(
-                        data,
-                        architecture(self.spec),
-                        max_bytes=self.spec.max_model_bytes,
-                        expected_hash=digest,
-                    )
-                )
+                out.append(self._checked_model(model_hash))
             except (WeightsError, StoreError) as exc:
                 log.warning("published model %s skipped: %s", model_hash, exc)
         return out
 
     def global_model(self, model_hash: str) -> Tensors:
         """The current global model from the store, hash-, shape-, size- and finiteness-checked."""
-        from flalliance.fl.models import architecture
-        from flalliance.fl.weights import WeightsError, decode
+        from flalliance.fl.weights import WeightsError
 
-        digest = hash_bytes(model_hash)
-        data = self.store.get(digest, max_bytes=self.spec.max_model_bytes)
         try:
-            return decode(
-                data, architecture(self.spec), max_bytes=self.spec.max_model_bytes, expected_hash=digest
-            )
+            return self._checked_model(model_hash)
         except WeightsError as exc:
             raise PermanentError(f"global model {model_hash} is unusable: {exc}") from exc
