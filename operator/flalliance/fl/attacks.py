@@ -25,8 +25,9 @@ from typing import Literal
 
 import numpy as np
 
-from flalliance.fl.dataset import Dataset
 from flalliance.fl.pioneer import initial_tensors
+from flalliance.fl.plugin import Samples
+from flalliance.fl.plugins import plugin_for
 from flalliance.fl.spec import TrainingLogicSpec
 from flalliance.fl.training import train
 from flalliance.fl.weights import TensorMap, Tensors
@@ -55,7 +56,7 @@ def _combine(global_t: TensorMap, update: TensorMap, factor: float) -> Tensors:
 
 
 def _benign_models(
-    spec: TrainingLogicSpec, global_t: TensorMap, data: Dataset, seed: int, peers: Sequence[TensorMap] | None
+    spec: TrainingLogicSpec, global_t: TensorMap, data: Samples, seed: int, peers: Sequence[TensorMap] | None
 ) -> list[TensorMap]:
     own = train(spec, global_t, data, seed=seed).tensors
     if peers:
@@ -83,19 +84,19 @@ def malicious_proposal(
     attack: Attack,
     spec: TrainingLogicSpec,
     global_t: TensorMap,
-    data: Dataset,
+    data: Samples,
     *,
     seed: int,
     peers: Sequence[TensorMap] | None = None,
 ) -> Tensors:
-    """``label_flip``: trained on labels ``C-1-y``; ``gaussian``: global + N(0, 1); ``scaled``: global - 10 x
+    """``label_flip``: trained on the plugin's poisoned data (labels ``C-1-y`` for classifiers);
+    ``gaussian``: global + N(0, 1); ``scaled``: global - 10 x
     own update; ``sign_flip``: global - own update; ``free_rider``: the global model resubmitted;
     ``random``: freshly initialised weights; ``alie`` and ``ipm``: see the module docstring (``peers``: the
     benign proposals the attacker can see, if any)."""
     rng = np.random.default_rng(seed)
     if attack == "label_flip":
-        flipped = Dataset(data.x, (spec.dataset.num_classes - 1 - data.y).astype(np.int64))
-        return train(spec, global_t, flipped, seed=seed).tensors
+        return train(spec, global_t, plugin_for(spec).poison(spec, data, seed), seed=seed).tensors
     if attack == "gaussian":
         return {n: (t + rng.standard_normal(t.shape)).astype(np.float32) for n, t in global_t.items()}
     if attack in ("scaled", "sign_flip"):

@@ -94,8 +94,9 @@ def build_model(model: ModelSpec, dataset: DatasetSpec) -> nn.Module:
 
 def architecture(spec: TrainingLogicSpec) -> dict[str, TensorSpec]:
     """Tensor names and shapes of the spec's model (built on the meta device: no memory, no RNG)."""
+    dataset, model_spec, _ = spec.classifier()
     with torch.device("meta"):
-        model = build_model(spec.model, spec.dataset)
+        model = build_model(model_spec, dataset)
     return {name: TensorSpec(tuple(t.shape), "F32") for name, t in model.state_dict().items()}
 
 
@@ -113,7 +114,8 @@ def to_tensors(model: nn.Module) -> Tensors:
 
 def from_tensors(spec: TrainingLogicSpec, tensors: TensorMap) -> nn.Module:
     """A model of the spec's architecture holding ``tensors`` (already checked by ``weights.decode``)."""
+    dataset, model_spec, _ = spec.classifier()
     with torch.random.fork_rng(devices=[]):
-        model = build_model(spec.model, spec.dataset)
+        model = build_model(model_spec, dataset)
     model.load_state_dict({name: torch.from_numpy(np.array(a, copy=True)) for name, a in tensors.items()})
     return model

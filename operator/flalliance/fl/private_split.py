@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import math
+from typing import TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 
-from flalliance.fl.dataset import DataError, Dataset
+from flalliance.fl.dataset import DataError
+from flalliance.fl.plugin import Samples
+
+S = TypeVar("S", bound=Samples)
 
 _DOMAIN = b"flalliance/private-split/v1"
 
@@ -39,10 +43,8 @@ def split_permutation(n: int, seed: bytes) -> npt.NDArray[np.int64]:
     return np.asarray(sorted(range(n), key=keys.__getitem__), dtype=np.int64)
 
 
-def private_split(
-    data: Dataset, *, secret: bytes, task: bytes, test_fraction: float
-) -> tuple[Dataset, Dataset]:
-    """(train, test) of the participant's data."""
+def private_split(data: S, *, secret: bytes, task: bytes, test_fraction: float) -> tuple[S, S]:
+    """(train, test) of the participant's data (any plugin's samples)."""
     n = len(data)
     if n < 2:
         raise DataError(f"private split: need at least 2 samples, got {n}")
@@ -51,4 +53,4 @@ def private_split(
     order = split_permutation(n, split_seed(secret, task))
     n_test = min(max(1, math.ceil(test_fraction * n)), n - 1)
     test_idx, train_idx = np.sort(order[:n_test]), np.sort(order[n_test:])
-    return data.subset(train_idx), data.subset(test_idx)
+    return cast(S, data.subset(train_idx)), cast(S, data.subset(test_idx))

@@ -16,7 +16,7 @@ import json
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
 SPEC_VERSION: Literal[1] = 1
 
@@ -222,16 +222,65 @@ class SeedsSpec(_Strict):
     train: int = Field(default=0, ge=0, lt=2**63)  # data order and dropout in local training
 
 
+# ----------------------------------------------------------------------------------------------- runtime
+CLASSIFIER_PLUGIN = "classifier"
+# An OCI image reference pinned by its manifest digest: ``[registry/]repository@sha256:<64 hex>``.
+IMAGE_BY_DIGEST = r"^[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}$"
+
+
+class RuntimeSpec(_Strict):
+    """What runs the training logic: the training plugin by name (and optionally its version) and the worker
+    image by digest. Both are inside the hashed spec, so a task's on-chain hash pins the code that trains;
+    a worker refuses to run when its plugin or image is not the one named here (docs/plugins.md)."""
+
+    plugin: str = Field(default=CLASSIFIER_PLUGIN, pattern=r"^[a-z][a-z0-9_.-]{0,63}$")
+    plugin_version: str | None = Field(default=None, min_length=1, max_length=64)
+    image: str | None = Field(default=None, pattern=IMAGE_BY_DIGEST, max_length=512)
+
+
 class TrainingLogicSpec(_Strict):
+    """The task's whole training logic. ``dataset``, ``model`` and ``training`` are the built-in classifier
+    plugin's settings; any other plugin reads ``config`` (a JSON object it validates itself)."""
+
     version: Literal[1] = SPEC_VERSION
-    dataset: DatasetSpec
-    model: ModelSpec
-    training: TrainingSpec
+    runtime: RuntimeSpec = RuntimeSpec()
+    dataset: DatasetSpec | None = None
+    model: ModelSpec | None = None
+    training: TrainingSpec | None = None
+    config: dict[str, JsonValue] | None = None
     metric: MetricSpec = MetricSpec()
     aggregation: AggregationSpec = FedAvgSpec()
     validation: ValidationSpec = ValidationSpec()
     seeds: SeedsSpec = SeedsSpec()
     max_model_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=4 * 1024**3)
+
+    @model_validator(mode="after")
+    def _settings_match_plugin(self) -> TrainingLogicSpec:
+        classifier = {"dataset": self.dataset, "model": self.model, "training": self.training}
+        if self.runtime.plugin == CLASSIFIER_PLUGIN:
+            missing = [name for name, value in classifier.items() if value is None]
+            if missing:
+                raise ValueError(f"{', '.join(missing)}: required by the {CLASSIFIER_PLUGIN} plugin")
+            if self.config is not None:
+                raise ValueError(
+                    f"config: the {CLASSIFIER_PLUGIN} plugin takes dataset/model/training instead"
+                )
+        else:
+            given = [name for name, value in classifier.items() if value is not None]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)}: only the {CLASSIFIER_PLUGIN} plugin reads these; plugin "
+                    f"{self.runtime.plugin!r} takes its settings in config"
+                )
+            if self.config is None:
+                raise ValueError(f"config: required by plugin {self.runtime.plugin!r}")
+        return self
+
+    def classifier(self) -> tuple[DatasetSpec, ModelSpec, TrainingSpec]:
+        """The classifier plugin's settings (present whenever ``runtime.plugin`` is the classifier)."""
+        if self.dataset is None or self.model is None or self.training is None:
+            raise SpecError(f"plugin {self.runtime.plugin!r} has no dataset/model/training settings")
+        return self.dataset, self.model, self.training
 
 
 # ----------------------------------------------------------------------------------------------- hashing
@@ -262,10 +311,26 @@ def _check_floats(value: Any, path: str) -> None:
             _check_floats(item, f"{path}[{index}]")
 
 
+# Top-level fields added after the first release, left out of the canonical form while they hold these
+# values, so a task created before they existed keeps its on-chain hash (as protobuf leaves out unset
+# fields). Every other field is always written, defaults included.
+_OMITTED_AT = {
+    "runtime": RuntimeSpec().model_dump(mode="json"),
+    "dataset": None,
+    "model": None,
+    "training": None,
+    "config": None,
+}
+
+
 def canonical_json(spec: TrainingLogicSpec) -> bytes:
-    """The spec's canonical bytes: every field (defaults included, so the hash pins resolved values),
-    keys sorted, no whitespace, ASCII, floats in Python's shortest round-trip form (``0.1``, ``1e-05``)."""
+    """The spec's canonical bytes: every field (defaults included, so the hash pins resolved values; see
+    ``_OMITTED_AT`` for the exceptions), keys sorted, no whitespace, ASCII, floats in Python's shortest
+    round-trip form (``0.1``, ``1e-05``)."""
     data = spec.model_dump(mode="json")
+    for key, value in _OMITTED_AT.items():
+        if data.get(key, value) == value:
+            data.pop(key, None)
     _check_floats(data, "spec")
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
     return text.encode("ascii")

@@ -1,86 +1,52 @@
-"""Local training and evaluation with the spec's optimiser, loss and metric.
+"""Training and evaluation as the task's plugin does them (the spec's ``runtime.plugin``).
 
-Deterministic for a given seed on one machine (data order and initialisation come from explicit torch
-generators). Training results are *not* required to be bit-identical across machines — only aggregation is,
+The protocol's callers — the worker's steps, the voter's round, the simulator, the attacks, the benchmarks —
+go through these functions, so none of them knows what a model is. Deterministic for a given seed on one
+machine; training results are *not* required to be bit-identical across machines — only aggregation is,
 because only aggregate hashes are compared between voters.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from pathlib import Path
 
-import numpy as np
-import torch
-from torch import nn
+from flalliance.fl.plugin import Samples, Score, TrainResult
+from flalliance.fl.plugins import plugin_for
+from flalliance.fl.spec import TrainingLogicSpec
+from flalliance.fl.weights import Architecture, TensorMap
 
-from flalliance.fl.dataset import Dataset
-from flalliance.fl.models import from_tensors, to_tensors
-from flalliance.fl.spec import MetricSpec, TrainingLogicSpec
-from flalliance.fl.weights import TensorMap, Tensors
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    tensors: Tensors
-    num_samples: int
-    final_loss: float
-
-
-def _optimizer(spec: TrainingLogicSpec, model: nn.Module) -> torch.optim.Optimizer:
-    o = spec.training.optimizer
-    if o.kind == "adam":
-        return torch.optim.Adam(model.parameters(), lr=o.learning_rate, weight_decay=o.weight_decay)
-    return torch.optim.SGD(
-        model.parameters(), lr=o.learning_rate, momentum=o.momentum, weight_decay=o.weight_decay
-    )
+__all__ = ["Score", "TrainResult", "architecture", "evaluate", "join", "load_data", "loss", "score", "train"]
 
 
 def train(
-    spec: TrainingLogicSpec, start: TensorMap, data: Dataset, *, seed: int | None = None
+    spec: TrainingLogicSpec, start: TensorMap, data: Samples, *, seed: int | None = None
 ) -> TrainResult:
-    """``spec.training.epochs`` epochs of mini-batch training from ``start`` on ``data``."""
-    model = from_tensors(spec, start)
-    model.train()
-    optimizer = _optimizer(spec, model)
-    loss_fn = nn.CrossEntropyLoss()
-    x = torch.from_numpy(np.ascontiguousarray(data.x))
-    y = torch.from_numpy(np.ascontiguousarray(data.y))
-    generator = torch.Generator().manual_seed(spec.seeds.train if seed is None else seed)
-    n, batch = len(data), spec.training.batch_size
-    last = float("nan")
-    for _ in range(spec.training.epochs):
-        order = torch.randperm(n, generator=generator)
-        for start_at in range(0, n, batch):
-            idx = order[start_at : start_at + batch]
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x[idx]), y[idx])
-            loss.backward()
-            optimizer.step()
-            last = float(loss.detach())
-    return TrainResult(to_tensors(model), n, last)
+    """Local training from ``start`` on ``data`` (seed: ``spec.seeds.train`` unless given)."""
+    return plugin_for(spec).train(spec, start, data, seed=spec.seeds.train if seed is None else seed)
 
 
-def predict_logits(
-    spec: TrainingLogicSpec, tensors: TensorMap, data: Dataset, *, batch: int = 2048
-) -> torch.Tensor:
-    model = from_tensors(spec, tensors)
-    model.eval()
-    x = torch.from_numpy(np.ascontiguousarray(data.x))
-    with torch.no_grad():
-        return torch.cat([model(x[i : i + batch]) for i in range(0, len(data), batch)])
+def evaluate(spec: TrainingLogicSpec, tensors: TensorMap, data: Samples) -> float:
+    """The task's metric of a model on ``data``."""
+    return plugin_for(spec).evaluate(spec, tensors, data)
 
 
-def metric_value(metric: MetricSpec, logits: torch.Tensor, labels: np.ndarray) -> float:
-    """The spec's metric from logits; higher is better for accuracies, lower for cross-entropy."""
-    y = torch.from_numpy(np.ascontiguousarray(labels))
-    if metric.name == "cross_entropy":
-        return float(nn.functional.cross_entropy(logits, y))
-    pred = logits.argmax(dim=1)
-    if metric.name == "accuracy":
-        return float((pred == y).double().mean())
-    recalls = [float((pred[y == c] == c).double().mean()) for c in torch.unique(y).tolist()]
-    return float(np.mean(recalls))
+def loss(spec: TrainingLogicSpec, tensors: TensorMap, data: Samples) -> float:
+    return plugin_for(spec).loss(spec, tensors, data)
 
 
-def evaluate(spec: TrainingLogicSpec, tensors: TensorMap, data: Dataset) -> float:
-    return metric_value(spec.metric, predict_logits(spec, tensors, data), data.y)
+def score(spec: TrainingLogicSpec, tensors: TensorMap, test: Samples, judge: Samples) -> Score:
+    return plugin_for(spec).score(spec, tensors, test, judge)
+
+
+def architecture(spec: TrainingLogicSpec) -> Architecture:
+    """The exchanged tensors' names and shapes: every model file is checked against these."""
+    return plugin_for(spec).architecture(spec)
+
+
+def load_data(spec: TrainingLogicSpec, directory: Path) -> Samples:
+    return plugin_for(spec).load_data(spec, directory)
+
+
+def join(spec: TrainingLogicSpec, parts: Sequence[Samples]) -> Samples:
+    return plugin_for(spec).join(parts)

@@ -15,8 +15,8 @@ import numpy as np
 
 from flalliance.fl.aggregation import AggregationError, Proposal, aggregate
 from flalliance.fl.aggregation.base import flatten
-from flalliance.fl.dataset import Dataset
-from flalliance.fl.models import architecture
+from flalliance.fl.plugin import Samples
+from flalliance.fl.plugins import plugin_for
 from flalliance.fl.scoring import (
     AggregateVote,
     ScreenReason,
@@ -29,13 +29,10 @@ from flalliance.fl.scoring import (
     screen,
     update_stats,
 )
-from flalliance.fl.spec import Inclusion, MetricSpec, TrainingLogicSpec
-from flalliance.fl.training import evaluate, metric_value, predict_logits
-from flalliance.fl.training import train as local_train
+from flalliance.fl.spec import Inclusion, TrainingLogicSpec
 from flalliance.fl.weights import TensorMap, Tensors, WeightsError, content_hash, decode, encode
 
 log = logging.getLogger(__name__)
-_LOSS = MetricSpec(name="cross_entropy", direction="minimize")
 
 
 @dataclass(frozen=True)
@@ -115,10 +112,10 @@ def validate_round(
     spec: TrainingLogicSpec,
     global_tensors: TensorMap,
     proposals: Sequence[ProposalFile],
-    test: Dataset,
+    test: Samples,
     *,
     include: Inclusion | None = None,
-    train: Dataset | None = None,
+    train: Samples | None = None,
     probation: Collection[bytes] = (),
     reference_seed: int = 0,
 ) -> RoundValidation:
@@ -129,15 +126,16 @@ def validate_round(
     ``train`` and ``validation.reference_update`` the voter also trains its own reference update (seeded by
     ``reference_seed``) and checks every proposal's update against it. ``probation`` holds the hashes of
     proposals whose proposers are on probation (their on-chain record; see ValidationSpec)."""
-    arch = architecture(spec)
+    plugin = plugin_for(spec)
+    arch = plugin.architecture(spec)
     rule = spec.validation
     mode = include or spec.aggregation.include
-    baseline = evaluate(spec, global_tensors, test)
+    baseline = plugin.evaluate(spec, global_tensors, test)
     n_test = len(test)
     judge = test
     if train is not None and rule.judge_on_train and len(train):
-        judge = Dataset(np.concatenate([test.x, train.x]), np.concatenate([test.y, train.y]))
-    baseline_loss = metric_value(_LOSS, predict_logits(spec, global_tensors, judge), judge.y)
+        judge = plugin.join([test, train])  # the test split first (a plugin may share one pass)
+    baseline_loss = plugin.loss(spec, global_tensors, judge)
 
     verdicts: dict[bytes, Verdict] = {}
     good: list[Proposal] = []
@@ -155,9 +153,9 @@ def validate_round(
 
     metrics, losses = [], []
     for p in good:
-        logits = predict_logits(spec, p.tensors, judge)
-        metrics.append(metric_value(spec.metric, logits[: len(test)], test.y))
-        losses.append(metric_value(_LOSS, logits, judge.y))
+        scored = plugin.score(spec, p.tensors, test, judge)
+        metrics.append(scored.metric)
+        losses.append(scored.loss)
     # The regression check needs the voter's train split as well: on a few dozen test samples alone the
     # loss of one skewed honest update is too noisy to compare with the global model's (docs/results.md).
     regressing = rule.regression_floor is not None and judge is not test
@@ -165,10 +163,9 @@ def validate_round(
     refs: list[ScreenReason | None] = [None] * len(good)
     ref_stats = None
     if rule.reference_update and train is not None and len(train) and judge is not test and good:
-        own = local_train(spec, global_tensors, train, seed=reference_seed).tensors
+        own = plugin.train(spec, global_tensors, train, seed=reference_seed).tensors
         gaps = [
-            losses[i]
-            - metric_value(_LOSS, predict_logits(spec, _mirror(global_tensors, p.tensors), judge), judge.y)
+            losses[i] - plugin.loss(spec, _mirror(global_tensors, p.tensors), judge)
             for i, p in enumerate(good)
         ]
         ref_stats = reference_stats(
@@ -225,7 +222,7 @@ def validate_round(
         if agg is not None:
             agg_bytes = encode(agg)
             agg_hash = content_hash(agg_bytes)
-            agg_metric = evaluate(spec, agg, test)
+            agg_metric = plugin.evaluate(spec, agg, test)
     else:
         notes.append(f"no proposal qualifies for the aggregate (include={mode})")
     vote = aggregate_vote(spec.metric, rule, baseline, agg_metric, n_test)

@@ -588,11 +588,12 @@ def centralized_accuracy(cfg: SimConfig, data_dir: Path, *, epochs: int | None =
     from flalliance.fl.training import evaluate, train
 
     spec = build_spec(cfg)
+    dataset, _, training = spec.classifier()
     parts = sorted(data_dir.glob("client-*"))
-    loaded = [load_directory(p, spec.dataset) for p in parts]
+    loaded = [load_directory(p, dataset) for p in parts]
     pooled = Dataset(np.concatenate([d.x for d in loaded]), np.concatenate([d.y for d in loaded]))
-    test = load_directory(data_dir / "global-test", spec.dataset)
+    test = load_directory(data_dir / "global-test", dataset)
     if epochs is not None:
-        spec = spec.model_copy(update={"training": spec.training.model_copy(update={"epochs": epochs})})
+        spec = spec.model_copy(update={"training": training.model_copy(update={"epochs": epochs})})
     tensors = train(spec, initial_tensors(spec, seed=cfg.init_seed), pooled, seed=cfg.train_seed).tensors
     return float(evaluate(spec, tensors, test))

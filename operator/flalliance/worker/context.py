@@ -24,7 +24,7 @@ from flalliance.worker.settings import WorkerSettings
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
-    from flalliance.fl.dataset import Dataset
+    from flalliance.fl.plugin import Samples, TrainingPlugin
     from flalliance.fl.spec import TrainingLogicSpec
     from flalliance.fl.weights import Tensors
 
@@ -60,7 +60,7 @@ def read_training_logic_file(path: Path, expected: bytes) -> bytes:
 @dataclass
 class WorkerContext:
     settings: WorkerSettings
-    _splits: tuple[Dataset, Dataset] | None = field(default=None, repr=False)
+    _splits: tuple[Samples, Samples] | None = field(default=None, repr=False)
 
     @cached_property
     def account(self) -> LocalAccount:
@@ -114,15 +114,25 @@ class WorkerContext:
             log.info("training logic 0x%s put into %s", expected.hex(), self.store.describe())
         return spec
 
-    def _load_splits(self) -> tuple[Dataset, Dataset]:
-        from flalliance.fl.data_files import load_directory
+    @cached_property
+    def plugin(self) -> TrainingPlugin:
+        """The spec's training plugin, once the running image and plugin are checked against the spec."""
+        from flalliance.fl.plugin import PluginError
+        from flalliance.fl.plugins import check_runtime
+
+        try:
+            return check_runtime(self.spec, self.settings.worker_image)
+        except PluginError as exc:
+            raise PermanentError(str(exc)) from exc
+
+    def _load_splits(self) -> tuple[Samples, Samples]:
         from flalliance.fl.dataset import DataError
         from flalliance.fl.private_split import private_split
 
         if self.settings.data_dir is None:
             raise PermanentError("no dataset directory (--data-dir / FLALLIANCE_DATA_DIR)")
         try:
-            data = load_directory(self.settings.data_dir, self.spec.dataset)
+            data = self.plugin.load_data(self.spec, self.settings.data_dir)
             return private_split(
                 data,
                 secret=bytes(self.account.key),
@@ -133,13 +143,13 @@ class WorkerContext:
             raise PermanentError(f"dataset: {exc}") from exc
 
     @property
-    def train_split(self) -> Dataset:
+    def train_split(self) -> Samples:
         if self._splits is None:
             self._splits = self._load_splits()
         return self._splits[0]
 
     @property
-    def test_split(self) -> Dataset:
+    def test_split(self) -> Samples:
         if self._splits is None:
             self._splits = self._load_splits()
         return self._splits[1]
@@ -147,13 +157,15 @@ class WorkerContext:
     def _checked_model(self, model_hash: str) -> Tensors:
         """A model from the store, hash-, shape-, size- and finiteness-checked (raises StoreError or
         WeightsError)."""
-        from flalliance.fl.models import architecture
         from flalliance.fl.weights import decode
 
         digest = hash_bytes(model_hash)
         data = self.store.get(digest, max_bytes=self.spec.max_model_bytes)
         return decode(
-            data, architecture(self.spec), max_bytes=self.spec.max_model_bytes, expected_hash=digest
+            data,
+            self.plugin.architecture(self.spec),
+            max_bytes=self.spec.max_model_bytes,
+            expected_hash=digest,
         )
 
     def published_models(self, model_hashes: Sequence[str]) -> list[Tensors]:

@@ -103,6 +103,7 @@ class ParticipantLoop:
         """Import torch and the FL engine, fetch and verify the spec, load the private split — once, before
         joining, so that no round waits on a cold start (an absentee only checks the spec)."""
         spec = self.ctx.spec
+        plugin = self.ctx.plugin  # refuse before joining when the image or plugin is not the pinned one
         if self.absent:
             return
         import torch
@@ -111,8 +112,9 @@ class ParticipantLoop:
 
         torch.set_num_threads(1)
         log.info(
-            "ready: %s model, %d train / %d test samples",
-            spec.model.kind,
+            "ready: %s plugin (%s), %d train / %d test samples",
+            plugin.name,
+            spec.model.kind if spec.model is not None else "config",
             len(self.ctx.train_split),
             len(self.ctx.test_split),
         )

@@ -27,6 +27,10 @@ class WorkerSettings(BaseModel):
     # does not hold it yet; verified against the on-chain hash before use.
     training_logic_file: Path | None = None
     result_file: Path | None = None
+    # The image this pod runs, as the operator rendered it into the pod spec (a pinned training logic
+    # names the image by digest; the operator renders exactly that reference, so the runtime pulls and
+    # verifies that digest, and the worker refuses when the two differ).
+    worker_image: str | None = None
     behaviour: Behaviour = "honest"
 
 
@@ -39,6 +43,7 @@ _ENV = {
     "store_url": "FLALLIANCE_STORE_URL",
     "training_logic_file": "FLALLIANCE_TRAINING_LOGIC_FILE",
     "result_file": "FLALLIANCE_RESULT_FILE",
+    "worker_image": "FLALLIANCE_WORKER_IMAGE",
     "behaviour": "FLALLIANCE_BEHAVIOUR",
 }
 

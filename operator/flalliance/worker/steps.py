@@ -43,6 +43,7 @@ def pioneer(ctx: WorkerContext, round: int) -> Result:
     """Publish the deterministic initial model of the spec as the pioneering global model."""
     from flalliance.fl.pioneer import initial_model_bytes
 
+    ctx.plugin  # noqa: B018 - refuse first when the image or plugin is not the one the spec pins
     if (skip := _open_round(ctx, "pioneer", round, Phase.PIONEERING)) is not None:
         return skip
     if ctx.task.pioneer_of(round).lower() != ctx.address.lower():
@@ -58,9 +59,9 @@ def pioneer(ctx: WorkerContext, round: int) -> Result:
 def train(ctx: WorkerContext, round: int) -> Result:
     """Train from the global model on the private train split, publish the weights, propose their hash."""
     from flalliance.fl.attacks import ADAPTIVE, malicious_proposal
-    from flalliance.fl.training import train as train_model
     from flalliance.fl.weights import encode
 
+    plugin = ctx.plugin  # refuse first when the image or plugin is not the one the spec pins
     if (skip := _open_round(ctx, "train", round, Phase.PROPOSING)) is not None:
         return skip
     if ctx.task.role_of(round, ctx.address) != Role.PROPOSER:
@@ -73,8 +74,10 @@ def train(ctx: WorkerContext, round: int) -> Result:
     data = ctx.train_split
     seed = ctx.spec.seeds.train + round
     behaviour = ctx.settings.behaviour
+    device = "cpu"
     if behaviour == "honest":
-        tensors = train_model(ctx.spec, start, data, seed=seed).tensors
+        trained = plugin.train(ctx.spec, start, data, seed=seed)
+        tensors, device = trained.tensors, trained.device
     else:
         # an adaptive attacker reads the proposals already published this round (simulations only)
         peers = (
@@ -87,7 +90,7 @@ def train(ctx: WorkerContext, round: int) -> Result:
     digest = ctx.store.put(blob)
     receipt = ctx.task.propose(digest, len(data))
     model = "0x" + digest.hex()
-    log.info("proposed %s (%d samples, %d bytes)", model, len(data), len(blob))
+    log.info("proposed %s (%d samples, %d bytes, trained on %s)", model, len(data), len(blob), device)
     return {
         "command": "train",
         "round": round,
@@ -96,6 +99,8 @@ def train(ctx: WorkerContext, round: int) -> Result:
         "model_hash": model,
         "samples": len(data),
         "bytes": len(blob),
+        "plugin": plugin.name,
+        "device": device,
         "tx": _tx(receipt),
     }
 
@@ -105,6 +110,7 @@ def validate(ctx: WorkerContext, round: int) -> Result:
     from flalliance.fl.validation import ProposalFile, index_verdicts, on_probation, validate_round
     from flalliance.store.base import ObjectNotFound
 
+    ctx.plugin  # noqa: B018 - refuse first when the image or plugin is not the one the spec pins
     if (skip := _open_round(ctx, "validate", round, Phase.COMMITTING)) is not None:
         return skip
     if ctx.task.role_of(round, ctx.address) != Role.VOTER:
