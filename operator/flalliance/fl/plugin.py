@@ -15,7 +15,7 @@ across machines, and that is the protocol's code, not the plugin's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -26,6 +26,9 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from flalliance.fl.spec import TrainingLogicSpec
     from flalliance.fl.weights import Architecture, TensorMap, Tensors
+
+
+Fetch = Callable[[bytes, int], bytes]  # an object from the artifact store: (sha256, max bytes) -> bytes
 
 
 class PluginError(ValueError):
@@ -71,6 +74,12 @@ class TrainingPlugin(Protocol):
 
     def check(self, spec: TrainingLogicSpec) -> None:
         """Refuse settings this plugin cannot run (its ``config``, the metric), naming the field."""
+
+    def prepare(
+        self, spec: TrainingLogicSpec, fetch: Fetch | None, data_dir: Path | None, work_dir: Path
+    ) -> None:
+        """Make what the task needs besides the exchanged tensors available (a pinned base model, from the
+        participant's volume or from the artifact store through ``fetch``), checked against the spec."""
 
     def architecture(self, spec: TrainingLogicSpec) -> Architecture:
         """Names, shapes and dtypes of the exchanged tensors: every peer's file is checked against these."""

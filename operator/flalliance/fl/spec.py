@@ -274,6 +274,7 @@ class TrainingLogicSpec(_Strict):
                 )
             if self.config is None:
                 raise ValueError(f"config: required by plugin {self.runtime.plugin!r}")
+            _check_builtin_config(self.runtime.plugin, self.config, self.metric)
         return self
 
     def classifier(self) -> tuple[DatasetSpec, ModelSpec, TrainingSpec]:
@@ -281,6 +282,22 @@ class TrainingLogicSpec(_Strict):
         if self.dataset is None or self.model is None or self.training is None:
             raise SpecError(f"plugin {self.runtime.plugin!r} has no dataset/model/training settings")
         return self.dataset, self.model, self.training
+
+
+def _check_builtin_config(plugin: str, config: dict[str, JsonValue], metric: MetricSpec) -> None:
+    """A built-in plugin's settings are checked with the spec (in the operator too, which has no torch), so
+    a mistake is named at apply time; an external plugin checks its own in the worker."""
+    from flalliance.fl.plugins.lora_config import LORA_PLUGIN, LoraTaskConfig
+
+    if plugin != LORA_PLUGIN:
+        return
+    try:
+        LoraTaskConfig.model_validate_json(json.dumps(config))
+    except ValidationError as exc:
+        problems = "; ".join(f"config.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ValueError(problems) from None
+    if metric.name != "cross_entropy":
+        raise ValueError(f"metric.name: the {LORA_PLUGIN} plugin scores by evaluation loss (cross_entropy)")
 
 
 # ----------------------------------------------------------------------------------------------- hashing
@@ -341,14 +358,18 @@ def spec_hash(spec: TrainingLogicSpec) -> bytes:
     return hashlib.sha256(canonical_json(spec)).digest()
 
 
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    """``field: message``; a whole-spec rule's message already starts with the fields it names."""
+    message = message.replace("Value error, ", "")
+    return f"{'.'.join(str(p) for p in loc)}: {message}" if loc else message
+
+
 def parse_spec(data: bytes | str) -> TrainingLogicSpec:
     """Parse a spec from JSON; errors name the field (``model.hidden: ...``)."""
     try:
         return TrainingLogicSpec.model_validate_json(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err["loc"], err["msg"]) for err in exc.errors())
         raise SpecError(f"invalid training-logic spec: {problems}") from exc
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from flalliance.chain.errors import ChainError, ContractRevert
-from flalliance.worker import participate, partition_cmd
+from flalliance.worker import llm_cmd, participate, partition_cmd
 from flalliance.worker.logs import configure
 from flalliance.worker.result import write_result
 from flalliance.worker.settings import add_arguments, from_args
@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p)
     p.set_defaults(run=_claim)
     partition_cmd.register(sub)
+    llm_cmd.register(sub)
     participate.register(sub)
     return parser
 

@@ -121,9 +121,15 @@ class WorkerContext:
         from flalliance.fl.plugins import check_runtime
 
         try:
-            return check_runtime(self.spec, self.settings.worker_image)
+            plugin = check_runtime(self.spec, self.settings.worker_image)
+            plugin.prepare(self.spec, self._fetch, self.settings.data_dir, self.settings.work_dir)
         except PluginError as exc:
             raise PermanentError(str(exc)) from exc
+        return plugin
+
+    def _fetch(self, digest: bytes, max_bytes: int) -> bytes:
+        """An object the plugin needs (a base-model file), hash- and size-limited by the store."""
+        return self.store.get(digest, max_bytes=max_bytes)
 
     def _load_splits(self) -> tuple[Samples, Samples]:
         from flalliance.fl.dataset import DataError

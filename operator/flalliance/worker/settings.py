@@ -31,6 +31,8 @@ class WorkerSettings(BaseModel):
     # names the image by digest; the operator renders exactly that reference, so the runtime pulls and
     # verifies that digest, and the worker refuses when the two differ).
     worker_image: str | None = None
+    # Where a plugin may materialise what it fetches (a base model from the store): the pod's emptyDir.
+    work_dir: Path = Path("/tmp/flalliance")  # noqa: S108 - a private emptyDir in the pod
     behaviour: Behaviour = "honest"
 
 
@@ -44,6 +46,7 @@ _ENV = {
     "training_logic_file": "FLALLIANCE_TRAINING_LOGIC_FILE",
     "result_file": "FLALLIANCE_RESULT_FILE",
     "worker_image": "FLALLIANCE_WORKER_IMAGE",
+    "work_dir": "FLALLIANCE_WORK_DIR",
     "behaviour": "FLALLIANCE_BEHAVIOUR",
 }
 

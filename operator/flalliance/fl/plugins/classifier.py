@@ -17,7 +17,7 @@ from torch import nn
 
 from flalliance.fl.dataset import Dataset
 from flalliance.fl.models import architecture, build_model, from_tensors, to_tensors
-from flalliance.fl.plugin import PluginError, Samples, Score, TrainResult
+from flalliance.fl.plugin import Fetch, PluginError, Samples, Score, TrainResult
 from flalliance.fl.spec import CLASSIFIER_PLUGIN, MetricSpec, TrainingLogicSpec
 from flalliance.fl.weights import Architecture, TensorMap, Tensors
 
@@ -69,6 +69,11 @@ class ClassifierPlugin:
 
     def check(self, spec: TrainingLogicSpec) -> None:
         spec.classifier()  # the spec's own validation already requires the three settings
+
+    def prepare(
+        self, spec: TrainingLogicSpec, fetch: Fetch | None, data_dir: Path | None, work_dir: Path
+    ) -> None:
+        """Nothing beyond the exchanged tensors: the model is built from the spec."""
 
     def architecture(self, spec: TrainingLogicSpec) -> Architecture:
         return architecture(spec)
