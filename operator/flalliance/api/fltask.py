@@ -126,12 +126,31 @@ class Resources(ApiModel):
     limits: dict[str, Quantity] | None = Field(default=None, description="e.g. {nvidia.com/gpu: 1}")
 
 
+class GpuSpec(ApiModel):
+    """Accelerators for a worker pod: ``count`` of the extended resource ``resource`` (the NVIDIA device
+    plugin's ``nvidia.com/gpu`` by default), rendered into the container's limits. The worker trains on
+    CUDA when the pod has a device (a plugin's ``device: auto``) and reports which one in its result."""
+
+    count: int = Field(default=1, ge=1, le=16, description="Devices per worker pod")
+    resource: str = Field(
+        default="nvidia.com/gpu",
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$",
+        description="Extended resource name (e.g. nvidia.com/gpu, amd.com/gpu)",
+    )
+
+
 class JobTemplate(ApiModel):
-    """What every worker Job of this task gets; a Participant's own resources override these."""
+    """What every worker Job of this task gets; a Participant's own resources, gpu, nodeSelector and
+    tolerations override these."""
 
     resources: Resources | None = None
+    gpu: GpuSpec | None = Field(default=None, description="Accelerators for every worker pod")
     node_selector: dict[str, str] | None = None
     tolerations: list[Toleration] | None = None
+    scratch_size: Quantity = Field(
+        default="1Gi",
+        description="Size limit of the pod's /tmp emptyDir (where a plugin materialises a base model)",
+    )
     service_account_name: ObjectName | None = None
     backoff_limit: int = Field(default=3, ge=0, le=10, description="Retries of a failed worker pod")
     ttl_seconds_after_finished: int = Field(default=3600, ge=0, description="Finished Jobs are deleted after")

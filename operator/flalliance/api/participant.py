@@ -9,7 +9,7 @@ from pydantic import Field
 
 from flalliance.api.base import ApiModel, FmlAmount, ObjectName, SecretKeyRef
 from flalliance.api.conditions import Condition
-from flalliance.api.fltask import Resources
+from flalliance.api.fltask import GpuSpec, Resources, Toleration
 
 
 class TaskRef(ApiModel):
@@ -60,6 +60,11 @@ class ParticipantSpec(ApiModel):
     stake: FmlAmount = Field(description="Stake in $FML; must be at least the task's minimum")
     dataset: DatasetSpec
     resources: Resources | None = Field(default=None, description="Overrides the task's job template")
+    gpu: GpuSpec | None = Field(default=None, description="Accelerators for this participant's pods")
+    node_selector: dict[str, str] | None = Field(
+        default=None, description="Where this participant's pods run (e.g. its GPU nodes)"
+    )
+    tolerations: list[Toleration] | None = Field(default=None, description="e.g. for tainted GPU nodes")
     behaviour: Literal["honest", "label_flip", "gaussian", "scaled", "free_rider", "random"] = Field(
         default="honest",
         description="Test-only: make this participant's worker attack (for demos and e2e tests)",

@@ -44,8 +44,27 @@ def job_name(task: str, kind: str, round: int, participant: str, attempt: int) -
 
 
 def _resources(task: FLTaskSpec, participant: ParticipantSpec) -> dict[str, Any]:
+    """The participant's resources (else the task's), plus its accelerators (else the task's) as limits:
+    an extended resource is requested through its limit, which Kubernetes copies into requests."""
     chosen: Resources | None = participant.resources or task.job_template.resources
-    return chosen.to_k8s() if chosen else {}
+    out = chosen.to_k8s() if chosen else {}
+    gpu = participant.gpu or task.job_template.gpu
+    if gpu is not None:
+        out["limits"] = {**out.get("limits", {}), gpu.resource: str(gpu.count)}
+        if gpu.resource in out.get("requests", {}):
+            out["requests"][gpu.resource] = str(gpu.count)
+    return out
+
+
+def worker_image(task: FLTaskSpec) -> str:
+    """The image the task's training logic pins by digest (inline ``runtime.image``), else
+    ``spec.worker.image``. Pinned, the runtime pulls exactly that digest, and the worker refuses to run
+    under any other reference; a logic given only by hash is not readable here, so it uses worker.image
+    (and the worker refuses if that is not the pinned one)."""
+    inline = task.training_logic.inline or {}
+    runtime = inline.get("runtime")
+    pinned = runtime.get("image") if isinstance(runtime, dict) else None
+    return pinned if isinstance(pinned, str) and pinned else task.worker.image
 
 
 def _store_mount(task: FLTaskSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -114,7 +133,7 @@ def render_job(
             },
         },
         _dataset_volume(participant),
-        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": task.job_template.scratch_size}},
         *store_volumes,
     ]
     logic_mounts: list[dict[str, Any]] = []
@@ -134,7 +153,9 @@ def render_job(
         *store_mounts,
         *logic_mounts,
     ]
+    image = worker_image(task)
     env = [
+        {"name": "FLALLIANCE_WORKER_IMAGE", "value": image},
         {"name": "FLALLIANCE_RPC_URL", "value": task.chain.rpc_url},
         {"name": "FLALLIANCE_CHAIN_ID", "value": str(task.chain.chain_id)},
         {"name": "FLALLIANCE_TASK", "value": contract_address},
@@ -149,7 +170,7 @@ def render_job(
     ]
     container: dict[str, Any] = {
         "name": "worker",
-        "image": task.worker.image,
+        "image": image,
         "imagePullPolicy": task.worker.image_pull_policy,
         "args": [action.kind.value, "--round", str(action.round)],
         "env": env,
@@ -177,10 +198,12 @@ def render_job(
     }
     if template.service_account_name:
         pod_spec["serviceAccountName"] = template.service_account_name
-    if template.node_selector:
-        pod_spec["nodeSelector"] = dict(template.node_selector)
-    if template.tolerations:
-        pod_spec["tolerations"] = [t.to_k8s() for t in template.tolerations]
+    node_selector = participant.node_selector or template.node_selector
+    if node_selector:
+        pod_spec["nodeSelector"] = dict(node_selector)
+    tolerations = participant.tolerations or template.tolerations
+    if tolerations:
+        pod_spec["tolerations"] = [t.to_k8s() for t in tolerations]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",

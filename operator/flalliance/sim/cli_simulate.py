@@ -19,8 +19,34 @@ def register(subparsers: Any) -> None:
         "participate` process per participant (roles from the chain), plays every round, and writes "
         "report.json, accuracy.png and payouts.png into --out.",
     )
-    p.add_argument("--preset", choices=["digits-mlp", "fmnist-2nn"], default="digits-mlp")
-    p.add_argument("--participants", type=int, default=10)
+    p.add_argument("--preset", choices=["digits-mlp", "fmnist-2nn", "llm-lora"], default="digits-mlp")
+    p.add_argument(
+        "--training-logic",
+        type=Path,
+        default=None,
+        help="your own training-logic spec (JSON, or YAML as in an FLTask's trainingLogic.inline) instead "
+        "of the preset's",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        action="append",
+        default=[],
+        dest="data_dirs",
+        help="one participant's data directory (repeat once per participant; sets --participants)",
+    )
+    p.add_argument("--test-dir", type=Path, default=None, help="global held-out data for the figures")
+    p.add_argument(
+        "--dataset-file",
+        type=Path,
+        default=None,
+        help="your own dataset file (.npz/.csv for the classifier, .jsonl for LoRA), split here",
+    )
+    p.add_argument(
+        "--partition", choices=["iid", "dirichlet"], default="dirichlet", help="for --dataset-file"
+    )
+    p.add_argument("--lora-steps", type=int, default=20, help="llm-lora: optimizer steps per round")
+    p.add_argument("--participants", type=int, default=None, help="default 10 (or one per --data-dir)")
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--alpha", type=float, default=0.5, help="Dirichlet label skew (default 0.5)")
     p.add_argument("--seed", type=int, default=0, help="partition seed (also names the accounts)")
@@ -60,15 +86,22 @@ def run(args: argparse.Namespace) -> int:
     from flalliance.sim.config import SimConfig, parse_behaviours
 
     try:
+        participants = args.participants or (len(args.data_dirs) if args.data_dirs else 10)
         cfg = SimConfig(
             preset=args.preset,
-            participants=args.participants,
+            participants=participants,
+            training_logic=args.training_logic,
+            data_dirs=tuple(args.data_dirs),
+            test_dir=args.test_dir,
+            dataset_file=args.dataset_file,
+            partition=args.partition,
+            lora_steps=args.lora_steps,
             rounds=args.rounds,
             alpha=args.alpha,
             partition_seed=args.seed,
             subsample=args.subsample,
             test_subsample=args.test_subsample,
-            behaviours=parse_behaviours(args.malicious, args.participants),
+            behaviours=parse_behaviours(args.malicious, participants),
             policy=args.policy,
             proposer_fraction_bps=args.proposer_fraction_bps,
             slash_bps=args.slash_bps,
@@ -81,10 +114,17 @@ def run(args: argparse.Namespace) -> int:
     except (ValidationError, ValueError) as exc:
         print(f"flalliance simulate: {exc}", file=sys.stderr)
         return 2
+    from flalliance.fl.dataset import DataError
+    from flalliance.fl.plugin import PluginError
+    from flalliance.fl.spec import SpecError
     from flalliance.sim.runner import Simulation
 
     sim = Simulation(cfg, args.out, progress=(lambda _: None) if args.quiet else None)
-    report = sim.run()
+    try:
+        report = sim.run()
+    except (SpecError, DataError, PluginError) as exc:  # the user's file or field, named; nothing started
+        print(f"flalliance simulate: {exc}", file=sys.stderr)
+        return 2
     print(
         f"report: {args.out / 'report.json'}; plots: {args.out / 'accuracy.png'}, {args.out / 'payouts.png'}"
     )

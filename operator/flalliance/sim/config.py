@@ -6,6 +6,7 @@ the report records it verbatim, so every figure can be reproduced from the repor
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -22,7 +23,7 @@ from flalliance.fl.spec import (
     ValidationSpec,
 )
 
-Preset = Literal["digits-mlp", "fmnist-2nn"]
+Preset = Literal["digits-mlp", "fmnist-2nn", "llm-lora"]
 Behaviour = Literal[
     "honest", "label_flip", "gaussian", "scaled", "sign_flip", "free_rider", "random", "alie", "ipm", "absent"
 ]
@@ -75,12 +76,29 @@ class SimConfig(BaseModel):
     # "fork": participants are forked from the simulator (torch already imported, no cold start);
     # "exec": each runs `python -m flalliance.worker.cli participate` from scratch (as on a real machine).
     launch: Literal["fork", "exec"] = "fork"
+    # A user's own task (flalliance.sim.inputs): a training-logic file instead of the preset's, and the
+    # participants' own directories or one dataset file split here.
+    training_logic: Path | None = None
+    data_dirs: tuple[Path, ...] = ()
+    test_dir: Path | None = None
+    dataset_file: Path | None = None
+    partition: Literal["iid", "dirichlet"] = "dirichlet"
+    text_per_participant: int = Field(default=300, ge=10, description="llm-lora: examples per participant")
+    lora_steps: int = Field(default=20, ge=1, le=100_000, description="llm-lora: optimizer steps per round")
 
     @model_validator(mode="after")
     def _check(self) -> SimConfig:
         bad = [i for i in self.behaviours if not 0 <= i < self.participants]
         if bad:
             raise ValueError(f"behaviours: indices {bad} are outside 0..{self.participants - 1}")
+        if self.data_dirs and len(self.data_dirs) != self.participants:
+            raise ValueError(
+                f"data_dirs: {len(self.data_dirs)} directories for {self.participants} participants"
+            )
+        if self.data_dirs and self.dataset_file:
+            raise ValueError("data_dirs, dataset_file: give one source of data, not both")
+        if self.test_dir and not self.data_dirs:
+            raise ValueError("test_dir: only with data_dirs (the other sources hold out their own)")
         return self
 
     def behaviour(self, index: int) -> Behaviour:
@@ -141,6 +159,36 @@ def build_spec(cfg: SimConfig) -> TrainingLogicSpec:
         aggregation=aggregation,
         seeds=seeds,
     )
+
+
+def lora_preset_spec(cfg: SimConfig, base_model_sha256: str, base_model_path: Path) -> TrainingLogicSpec:
+    """The llm-lora preset: LoRA rank 8 on every projection of the generated base model, ``lora_steps``
+    AdamW steps of 16 sequences per round (docs/llm-lora.md has the figures it was measured with)."""
+    import json
+
+    from flalliance.fl.spec import parse_spec
+
+    modules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    doc = {
+        "runtime": {"plugin": "lora_causal_lm"},
+        "metric": {"name": "cross_entropy", "direction": "minimize"},
+        "aggregation": {"rule": "fedavg", "include": cfg.include},
+        # 0.05 nats (about 1% of the loss): one skill-skewed honest adapter often moves a voter's own loss by
+        # a few hundredths; below this a vote is 0, not a dissent that slashes an honest voter
+        "validation": {"vote_margin": 0.05},
+        "seeds": {"init": cfg.init_seed, "train": cfg.train_seed},
+        "config": {
+            "base_model": {"sha256": base_model_sha256, "path": str(base_model_path)},
+            "lora": {"rank": 8, "alpha": 16, "target_modules": modules},
+            "sequence_length": 32,
+            "training": {
+                "steps": cfg.lora_steps,
+                "batch_size": 16,
+                "optimizer": {"kind": "adamw", "learning_rate": cfg.learning_rate or 0.003},
+            },
+        },
+    }
+    return parse_spec(json.dumps(doc))
 
 
 def dataset_name(cfg: SimConfig) -> Literal["digits", "fashion_mnist"]:

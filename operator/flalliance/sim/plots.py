@@ -21,22 +21,23 @@ def accuracy_plot(report: SimReport, path: Path) -> Path:
     """Global-model accuracy on the held-out set per round (rejected rounds marked)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    scale = 1.0 if report.metric == "cross_entropy" else 100.0  # a loss in nats, an accuracy in percent
     xs = [r.round for r in report.rounds if r.global_accuracy is not None]
-    ys = [100 * (r.global_accuracy or 0.0) for r in report.rounds if r.global_accuracy is not None]
+    ys = [scale * (r.global_accuracy or 0.0) for r in report.rounds if r.global_accuracy is not None]
     if report.initial_accuracy is not None:
-        xs, ys = [-1, *xs], [100 * report.initial_accuracy, *ys]
+        xs, ys = [-1, *xs], [scale * report.initial_accuracy, *ys]
     ax.plot(xs, ys, marker="o", label="global model")
-    rejected = [(r.round, 100 * (r.global_accuracy or 0.0)) for r in report.rounds if not r.accepted]
+    rejected = [(r.round, scale * (r.global_accuracy or 0.0)) for r in report.rounds if not r.accepted]
     if rejected:
         ax.scatter(*zip(*rejected, strict=True), color="red", zorder=3, label="round rejected")
     if report.centralized_accuracy is not None:
-        ax.axhline(100 * report.centralized_accuracy, color="grey", ls="--", label="centralized")
+        ax.axhline(scale * report.centralized_accuracy, color="grey", ls="--", label="centralized")
     ax.set_xlabel("round (-1 = pioneer model)")
-    ax.set_ylabel("held-out accuracy (%)")
+    ax.set_ylabel("held-out evaluation loss (nats)" if scale == 1.0 else "held-out accuracy (%)")
     cfg = report.config
     ax.set_title(f"{cfg.get('preset')}: {len(report.participants)} participants, policy {cfg.get('policy')}")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper right" if scale == 1.0 else "lower right")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

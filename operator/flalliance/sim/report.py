@@ -82,6 +82,7 @@ class ParticipantOutcome(_Model):
 class SimReport(_Model):
     config: dict[str, Any]
     spec_hash: str
+    metric: str = "accuracy"  # what global_accuracy holds: the spec's metric (cross_entropy: lower is better)
     task: str
     chain_id: int
     partition: dict[str, Any]
@@ -111,7 +112,8 @@ def summarize(report: SimReport) -> dict[str, Any]:
         "rounds": len(report.rounds),
         "rounds_accepted": sum(1 for r in report.rounds if r.accepted),
         "final_accuracy": accs[-1] if accs else None,
-        "best_accuracy": max(accs) if accs else None,
+        "best_accuracy": (min(accs) if report.metric == "cross_entropy" else max(accs)) if accs else None,
+        "metric": report.metric,
         "malicious_proposals": counts["malicious"][1],
         "malicious_rejected": counts["malicious"][0] / counts["malicious"][1]
         if counts["malicious"][1]

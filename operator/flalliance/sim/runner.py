@@ -49,6 +49,7 @@ from flalliance.store.local import LocalStore
 
 if TYPE_CHECKING:
     from flalliance.fl.dataset import Dataset
+    from flalliance.fl.plugin import Samples
     from flalliance.fl.spec import TrainingLogicSpec
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,8 @@ class Simulation:
         self.cfg = cfg
         self.out = out
         self.progress = progress or (lambda line: print(line, flush=True))
-        self.spec: TrainingLogicSpec = build_spec(cfg)
+        self.spec: TrainingLogicSpec  # set by prepare_inputs (a preset's, or the user's file)
+        self.test: Samples | None = None
         self.members: list[Member] = []
         self.anvil: Anvil | None = None
 
@@ -214,10 +216,11 @@ class Simulation:
     # ----------------------------------------------------------------------------------------------------
     def _run(self, anvil: Anvil, started: float) -> SimReport:
         from flalliance.fl.spec import canonical_json, spec_hash
+        from flalliance.sim.inputs import prepare_inputs
 
         cfg = self.cfg
-        dirs, test, partition = prepare_data(cfg, self.out)
-        self.test = test
+        inputs = prepare_inputs(cfg, self.out)
+        self.spec, dirs, self.test, partition = inputs.spec, inputs.dirs, inputs.test, inputs.info
         store = LocalStore(self.out / "store")
         store.put(canonical_json(self.spec))
         owner = ChainClient(anvil.rpc_url, dev_account(0), chain_id=anvil.chain_id)
@@ -294,6 +297,7 @@ class Simulation:
         report = SimReport(
             config=cfg.model_dump(mode="json"),
             spec_hash="0x" + spec_hash(self.spec).hex(),
+            metric=self.spec.metric.name,
             task=self.task.address,
             chain_id=owner.chain_id,
             partition=partition,
@@ -500,12 +504,12 @@ class Simulation:
             return f"{label}[{bad[label]}]" if label in bad else label
 
         verdicts = " ".join(f"{tag(p.proposer)}:{'ok' if p.accepted else 'REJ'}" for p in rec.proposals)
-        acc = f"{100 * rec.global_accuracy:.1f}%" if rec.global_accuracy is not None else "-"
+        acc = "-" if rec.global_accuracy is None else _metric_text(report.metric, rec.global_accuracy)
         slashed = [lbl for lbl, p in rec.payouts.items() if p.slashed]
         self.progress(
             f"round {rec.round + 1}/{self.cfg.rounds}: {'accepted' if rec.accepted else 'REJECTED'}"
             f"{' (aborted)' if rec.aborted else ''}; proposals {verdicts or 'none'}; "
-            f"{len(rec.votes)}/{len(rec.voters)} votes; global acc {acc}; "
+            f"{len(rec.votes)}/{len(rec.voters)} votes; global {report.metric} {acc}; "
             f"slashed {','.join(slashed) or 'nobody'}; {rec.wall_seconds:.1f} s"
             + (f"; clock moved x{rec.clock_advances}" if rec.clock_advances else "")
         )
@@ -516,9 +520,11 @@ class Simulation:
         return 0
 
     def _accuracy(self, model_hash: str) -> float | None:
-        from flalliance.fl.models import architecture
-        from flalliance.fl.training import evaluate
+        from flalliance.fl.training import architecture, evaluate
         from flalliance.fl.weights import decode
+
+        if self.test is None:
+            return None  # the user's own directories without a --test-dir: no global figure
 
         digest = hash_bytes(model_hash)
         try:
@@ -564,12 +570,17 @@ class Simulation:
             )
         s = summarize(report.model_copy(update={"outcomes": outcomes}))
         self.progress(
-            f"task {Status(state.status).name}: final accuracy "
-            f"{100 * (s['final_accuracy'] or 0):.1f}%, malicious proposals rejected "
+            f"task {Status(state.status).name}: final {report.metric} "
+            + ("-" if s["final_accuracy"] is None else _metric_text(report.metric, s["final_accuracy"]))
+            + ", malicious proposals rejected "
             f"{_pct(s['malicious_rejected'])}, honest rejected {_pct(s['honest_rejected'])}, "
             f"every honest participant gained: {s['honest_all_net_gain']}"
         )
         return outcomes
+
+
+def _metric_text(metric: str, value: float) -> str:
+    return f"{value:.3f}" if metric == "cross_entropy" else f"{100 * value:.1f}%"
 
 
 def _pct(value: float | None) -> str:

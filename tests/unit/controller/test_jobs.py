@@ -137,3 +137,58 @@ def test_inline_logic_mounts_its_config_map_read_only_and_names_the_file() -> No
     plain = render()["spec"]["template"]["spec"]
     assert "training-logic" not in {v["name"] for v in plain["volumes"]}
     assert "FLALLIANCE_TRAINING_LOGIC_FILE" not in {e["name"] for e in plain["containers"][0]["env"]}
+
+
+def _env(job: dict[str, Any]) -> dict[str, str]:
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value", "") for e in container["env"]}
+
+
+def test_gpus_render_as_limits_from_the_task_or_the_participant() -> None:
+    [container] = render()["spec"]["template"]["spec"]["containers"]
+    assert "nvidia.com/gpu" not in container["resources"]["limits"]
+    template = {**TASK.job_template.to_k8s(), "gpu": {"count": 2}}
+    task = FLTaskSpec.model_validate({**TASK.to_k8s(), "jobTemplate": template})
+    [container] = render(task=task)["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"] == {"cpu": 1, "memory": "1Gi", "nvidia.com/gpu": "2"}
+    own = ParticipantSpec.model_validate(
+        {**ALICE.to_k8s(), "gpu": {"count": 1, "resource": "amd.com/gpu"}, "nodeSelector": {"gpu": "mi300"},
+         "tolerations": [{"key": "amd", "operator": "Exists"}]}
+    )  # fmt: skip
+    pod = render(task=task, participant=own)["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"]["limits"]["amd.com/gpu"] == "1"
+    assert "nvidia.com/gpu" not in pod["containers"][0]["resources"]["limits"]
+    assert pod["nodeSelector"] == {"gpu": "mi300"}  # the participant's own GPU nodes, not the task's
+    assert pod["tolerations"] == [{"key": "amd", "operator": "Exists"}]
+
+
+def test_gpu_fields_are_validated_with_the_field_named() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="count"):
+        ParticipantSpec.model_validate({**ALICE.to_k8s(), "gpu": {"count": 0}})
+    with pytest.raises(ValidationError, match="resource"):
+        ParticipantSpec.model_validate({**ALICE.to_k8s(), "gpu": {"resource": "gpu"}})
+
+
+def test_the_pinned_image_is_what_the_job_runs_and_is_told() -> None:
+    assert _env(render())["FLALLIANCE_WORKER_IMAGE"] == "flalliance/worker:dev"
+    pinned = "registry.example/flalliance-worker@sha256:" + "ab" * 32
+    inline = {
+        "runtime": {"image": pinned},
+        "dataset": {"source": "digits", "feature_shape": [64], "num_classes": 10},
+        "model": {"kind": "logreg"},
+        "training": {"epochs": 1, "batch_size": 8, "optimizer": {"learning_rate": 0.1}},
+    }
+    task = FLTaskSpec.model_validate({**TASK.to_k8s(), "trainingLogic": {"inline": inline}})
+    job = render(task=task)
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == pinned
+    assert _env(job)["FLALLIANCE_WORKER_IMAGE"] == pinned
+
+
+def test_scratch_size_is_the_tmp_limit() -> None:
+    vols = {v["name"]: v for v in render()["spec"]["template"]["spec"]["volumes"]}
+    assert vols["tmp"]["emptyDir"]["sizeLimit"] == "1Gi"
+    task = FLTaskSpec.model_validate({**TASK.to_k8s(), "jobTemplate": {"scratchSize": "8Gi"}})
+    vols = {v["name"]: v for v in render(task=task)["spec"]["template"]["spec"]["volumes"]}
+    assert vols["tmp"]["emptyDir"]["sizeLimit"] == "8Gi"
