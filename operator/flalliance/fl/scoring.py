@@ -176,8 +176,9 @@ def improvement(metric: MetricSpec, value: float, baseline: float) -> float:
 
 
 def noise_margin(metric: MetricSpec, rule: ValidationSpec, baseline: float, n_test: int) -> float:
-    """``max(vote_margin, margin_z · SE)``; SE = binomial standard error for accuracies, 0 for losses."""
-    if metric.name == "cross_entropy" or n_test <= 0:
+    """``max(vote_margin, margin_z · SE)``; SE = binomial standard error for accuracies, 0 for any other
+    metric (a loss, a plugin's own)."""
+    if metric.name not in ("accuracy", "balanced_accuracy") or n_test <= 0:
         return rule.vote_margin
     p = min(max(baseline, 1.0 / (n_test + 1)), 1.0 - 1.0 / (n_test + 1))
     return max(rule.vote_margin, rule.margin_z * math.sqrt(p * (1.0 - p) / n_test))

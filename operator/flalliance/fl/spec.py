@@ -112,14 +112,23 @@ class TrainingSpec(_Strict):
     optimizer: OptimizerSpec
 
 
+# The metrics the built-in plugins compute, with the direction each must have. A user's plugin may name
+# its own (e.g. "mse"), with the direction it gives.
+BUILTIN_METRICS: dict[str, Literal["maximize", "minimize"]] = {
+    "accuracy": "maximize",
+    "balanced_accuracy": "maximize",
+    "cross_entropy": "minimize",
+}
+
+
 class MetricSpec(_Strict):
-    name: Literal["accuracy", "balanced_accuracy", "cross_entropy"] = "accuracy"
+    name: str = Field(default="accuracy", pattern=r"^[a-z][a-z0-9_]{0,63}$")
     direction: Literal["maximize", "minimize"] = "maximize"
 
     @model_validator(mode="after")
     def _direction_matches(self) -> MetricSpec:
-        natural = "minimize" if self.name == "cross_entropy" else "maximize"
-        if self.direction != natural:
+        natural = BUILTIN_METRICS.get(self.name)
+        if natural is not None and self.direction != natural:
             raise ValueError(f"metric.direction: {self.name} must be {natural}d, got {self.direction}")
         return self
 
@@ -264,6 +273,11 @@ class TrainingLogicSpec(_Strict):
             if self.config is not None:
                 raise ValueError(
                     f"config: the {CLASSIFIER_PLUGIN} plugin takes dataset/model/training instead"
+                )
+            if self.metric.name not in BUILTIN_METRICS:
+                raise ValueError(
+                    f"metric.name: the {CLASSIFIER_PLUGIN} plugin computes {', '.join(BUILTIN_METRICS)}, "
+                    f"not {self.metric.name!r}"
                 )
         else:
             given = [name for name, value in classifier.items() if value is not None]

@@ -21,7 +21,8 @@ def accuracy_plot(report: SimReport, path: Path) -> Path:
     """Global-model accuracy on the held-out set per round (rejected rounds marked)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    scale = 1.0 if report.metric == "cross_entropy" else 100.0  # a loss in nats, an accuracy in percent
+    percent = report.metric in ("accuracy", "balanced_accuracy")
+    scale = 100.0 if percent else 1.0  # an accuracy in percent, a loss or a plugin's metric as it is
     xs = [r.round for r in report.rounds if r.global_accuracy is not None]
     ys = [scale * (r.global_accuracy or 0.0) for r in report.rounds if r.global_accuracy is not None]
     if report.initial_accuracy is not None:
@@ -33,11 +34,11 @@ def accuracy_plot(report: SimReport, path: Path) -> Path:
     if report.centralized_accuracy is not None:
         ax.axhline(scale * report.centralized_accuracy, color="grey", ls="--", label="centralized")
     ax.set_xlabel("round (-1 = pioneer model)")
-    ax.set_ylabel("held-out evaluation loss (nats)" if scale == 1.0 else "held-out accuracy (%)")
+    ax.set_ylabel(f"held-out {report.metric}" + (" (%)" if percent else ""))
     cfg = report.config
     ax.set_title(f"{cfg.get('preset')}: {len(report.participants)} participants, policy {cfg.get('policy')}")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right" if scale == 1.0 else "lower right")
+    ax.legend(loc="upper right" if report.minimize else "lower right")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

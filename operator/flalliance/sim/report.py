@@ -82,7 +82,8 @@ class ParticipantOutcome(_Model):
 class SimReport(_Model):
     config: dict[str, Any]
     spec_hash: str
-    metric: str = "accuracy"  # what global_accuracy holds: the spec's metric (cross_entropy: lower is better)
+    metric: str = "accuracy"  # what global_accuracy holds: the spec's metric
+    minimize: bool = False  # the metric's direction (a loss, an error: lower is better)
     task: str
     chain_id: int
     partition: dict[str, Any]
@@ -112,7 +113,7 @@ def summarize(report: SimReport) -> dict[str, Any]:
         "rounds": len(report.rounds),
         "rounds_accepted": sum(1 for r in report.rounds if r.accepted),
         "final_accuracy": accs[-1] if accs else None,
-        "best_accuracy": (min(accs) if report.metric == "cross_entropy" else max(accs)) if accs else None,
+        "best_accuracy": (min(accs) if report.minimize else max(accs)) if accs else None,
         "metric": report.metric,
         "malicious_proposals": counts["malicious"][1],
         "malicious_rejected": counts["malicious"][0] / counts["malicious"][1]

@@ -298,6 +298,7 @@ class Simulation:
             config=cfg.model_dump(mode="json"),
             spec_hash="0x" + spec_hash(self.spec).hex(),
             metric=self.spec.metric.name,
+            minimize=self.spec.metric.direction == "minimize",
             task=self.task.address,
             chain_id=owner.chain_id,
             partition=partition,
@@ -580,7 +581,7 @@ class Simulation:
 
 
 def _metric_text(metric: str, value: float) -> str:
-    return f"{value:.3f}" if metric == "cross_entropy" else f"{100 * value:.1f}%"
+    return f"{100 * value:.1f}%" if metric in ("accuracy", "balanced_accuracy") else f"{value:.4g}"
 
 
 def _pct(value: float | None) -> str:

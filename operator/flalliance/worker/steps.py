@@ -185,6 +185,10 @@ def validate(ctx: WorkerContext, round: int) -> Result:
         "tx": _tx(receipt),
         "proposals": len(proposals),
         "rejected": rejected[:20],
+        # this voter's measurements on its private test split, in the task's metric
+        "metric": ctx.spec.metric.name,
+        "baseline": rv.baseline,
+        "aggregate_metric": rv.aggregate_metric,
         "sealed_vote": seal(opening, bytes(ctx.account.key)),
     }
 

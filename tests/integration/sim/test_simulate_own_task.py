@@ -121,3 +121,25 @@ def test_a_bad_field_or_line_is_named_before_anything_starts(tmp_path: Path) -> 
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "config.base_model" in proc.stderr
     assert not (tmp_path / "b" / "report.json").exists()
+
+
+def test_a_plugin_outside_flalliance_runs_through_its_entry_point(tmp_path: Path) -> None:
+    """examples/plugin-ridge, installed as its own distribution (make setup), found as runtime.plugin
+    "ridge" and pinned to its version: its own metric (mse), data format (CSV with a target) and math."""
+    from flalliance_ridge.data import write
+
+    write(tmp_path / "data", 3, seed=0)
+    logic = Path(__file__).resolve().parents[3] / "examples" / "plugin-ridge" / "training-logic.yaml"
+    dirs = [a for i in range(3) for a in ("--data-dir", str(tmp_path / "data" / f"client-{i}"))]
+    out = tmp_path / "sim"
+    proc = _simulate(
+        "--training-logic", str(logic), *dirs, "--test-dir", str(tmp_path / "data" / "global-test"),
+        "--rounds", "3", "--malicious", "2=label_flip", "--out", str(out),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["metric"] == "mse" and report["minimize"]
+    losses = [r["global_accuracy"] for r in report["rounds"] if r["global_accuracy"] is not None]
+    assert losses[-1] < report["initial_accuracy"] * 0.8, (report["initial_accuracy"], losses)
+    rejected = report["summary"]["malicious_rejected"]
+    assert rejected == 1.0, report["summary"]  # target sign flipped: the voters reject every such proposal
