@@ -190,6 +190,14 @@ bench-sim-grid: setup bench-venv ## attacks x shares x datasets x seeds, protoco
 	nice -n 10 $(PY) bench/sim/example_shape.py --seeds 0 1 2 3 4 5 6 7 8 9
 	$(PY) bench/sim/tables.py
 
+.PHONY: bench-lora
+bench-lora: setup bench-venv ## the LoRA task federated vs centralized vs Flower FedAvg, adapter bytes, round time -> bench/results/lora.json
+	nice -n 10 $(BENCH_VENV)/bin/python bench/fl/lora.py
+
+.PHONY: bench-throughput
+bench-throughput: setup ## training throughput per plugin on this machine's device (CPU here, CUDA where present) -> bench/results/throughput-<device>.json
+	nice -n 10 $(PY) bench/fl/throughput.py
+
 .PHONY: bench-sim-cost
 bench-sim-cost: setup ## wall time + bytes of a real 10-participant 10-round simulation -> bench/results/sim-cost.json
 	nice -n 10 $(PY) bench/sim/cost.py --plots docs/results

@@ -18,15 +18,26 @@ if (( ${#names[@]} == 0 )); then
     [[ -f "$df" ]] && ! grep -q '^# *cluster-load: *skip' "$df" && names+=("$(basename "$(dirname "$df")")")
   done
 fi
+# A training logic pins its worker image by digest (runtime.image: repo@sha256:...). Pulled from a registry,
+# containerd records that reference itself; imported, the image has only its tag, so the manifest digest
+# is added as a second name, which the kubelet then finds without a registry.
+tag_digest() {
+  local ref="docker.io/$1" digest
+  digest="$(ctr --address "$CTR_SOCK" -n k8s.io images ls "name==$ref" | awk 'NR==2 {print $3}')"
+  [[ "$digest" == sha256:* ]] || die "cluster-load: no manifest digest for $ref in containerd"
+  ctr --address "$CTR_SOCK" -n k8s.io images tag --force "$ref" "${ref%:*}@$digest" >/dev/null
+  log "$1 is also ${ref%:*}@$digest"
+}
 for n in "${names[@]}"; do
   ref="flalliance/$n:dev"
   id="$("$DOCKER" image inspect -f '{{.Id}}' "$ref" 2>/dev/null)" || die "cluster-load: image $ref not built (run 'make images')"
   have="$("${crictl[@]}" inspecti -o go-template --template '{{.status.id}}' "docker.io/$ref" 2>/dev/null || true)"
-  if [[ "$have" == "$id" ]]; then log "$ref already in the cluster"; continue; fi
+  if [[ "$have" == "$id" ]]; then log "$ref already in the cluster"; tag_digest "$ref"; continue; fi
   start=$(date +%s)
   # Only the layers containerd lacks travel (hack/ctr_import.py): a source change re-sends one small layer.
   python3 "$HACK/ctr_import.py" --image "$ref" --ctr-address "$CTR_SOCK" --docker "$DOCKER" \
       --cache "$CACHE/containerd/layer-digests.json" >>"$logf" 2>&1 \
     || die_component "cluster-load $ref" "$logf" "import into containerd failed"
   log "loaded $ref into the cluster in $(( $(date +%s) - start )) s"
+  tag_digest "$ref"
 done

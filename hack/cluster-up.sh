@@ -220,6 +220,7 @@ FLALLIANCE_HOST_IP=$HOST_IP
 FLALLIANCE_POD_CIDR=$POD_CIDR
 FLALLIANCE_SERVICE_CIDR=$SERVICE_CIDR
 FLALLIANCE_DNS_SERVICE_IP=$DNS_SERVICE_IP
+FLALLIANCE_CTR_SOCK=$CTR_SOCK
 ENV
 log "cluster ready in $(( $(date +%s) - t0 )) s after the build step; kubeconfig: $KUBECONFIG"
 log "host services for pods: bind to $HOST_IP; logs: $LOGS; stop with 'make cluster-down'"

@@ -124,13 +124,19 @@ def wait_deployer(api: client.ApiClient, release: Release, timeout: float = 300)
     pytest.fail(f"dev chain deployer did not complete in {timeout:.0f}s:\n{logs}")
 
 
-def example_docs(release: Release, name: str) -> list[dict[str, Any]]:
-    """examples/digits/<name>.yaml pointed at this release's dev chain and store."""
-    docs = [d for d in yaml.safe_load_all((EXAMPLES / f"{name}.yaml").read_text()) if d]
+def example_docs(release: Release, name: str, example: str = "digits") -> list[dict[str, Any]]:
+    """examples/<example>/<name>.yaml pointed at this release's dev chain and store."""
+    path = EXAMPLES.parent / example / f"{name}.yaml"
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
     for d in docs:
         if d["kind"] == "FLTask":
             d["spec"]["chain"]["rpcUrl"] = f"http://{release.devchain}:8545"
             d["spec"]["store"]["persistentVolumeClaim"] = release.store_claim
+        if d["kind"] == "Job":  # a data Job that writes into the chart's store (the LoRA base model)
+            for v in d["spec"]["template"]["spec"].get("volumes", []):
+                claim = v.get("persistentVolumeClaim")
+                if claim and claim["claimName"] == "flalliance-store":
+                    claim["claimName"] = release.store_claim
     return docs
 
 

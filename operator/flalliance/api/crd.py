@@ -166,7 +166,7 @@ def fltask_crd() -> dict[str, Any]:
             {"name": "Round", "type": "integer", "jsonPath": ".status.round"},
             {"name": "Step", "type": "string", "jsonPath": ".status.roundPhase"},
             {"name": "Participants", "type": "integer", "jsonPath": ".status.participants"},
-            {"name": "Accuracy", "type": "number", "jsonPath": ".status.accuracy"},
+            {"name": "Quality", "type": "string", "jsonPath": ".status.quality"},
             {"name": "Contract", "type": "string", "jsonPath": ".status.contractAddress", "priority": 1},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],

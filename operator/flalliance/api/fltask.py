@@ -285,7 +285,14 @@ class FLTaskStatus(ApiModel):
     round: int | None = None
     round_phase: str | None = Field(default=None, description="Pioneering, Proposing, Committing, ...")
     phase_deadline: str | None = Field(default=None, description="RFC 3339 deadline of the current phase")
-    accuracy: float | None = Field(default=None, description="Latest reported accuracy of the global model")
+    accuracy: float | None = Field(
+        default=None,
+        description="Latest value of the task's metric for the global model, as the voters report it",
+    )
+    quality: str | None = Field(
+        default=None,
+        description="The same for a person: '94.1%' for an accuracy, 'cross_entropy 5.237' otherwise",
+    )
     rounds: list[RoundSummary] = Field(default_factory=list)
     message: str | None = None
     conditions: list[Condition] = Field(default_factory=list)

@@ -668,6 +668,7 @@ class TaskReconciler:
             rounds=list(rounds),
             problems=problems,
             creating=creating,
+            metric=_metric_name(obj),
         )
         if status.phase != before.phase:
             self.kube.event(obj, "Normal", "PhaseChanged", f"{before.phase.value} -> {status.phase.value}")
@@ -764,3 +765,11 @@ def _chain_reason(exc: ChainError) -> str:
 def _tx_hash(receipt: Any) -> str:
     value = receipt["transactionHash"]
     return value.hex() if isinstance(value, bytes | bytearray) else str(value)
+
+
+def _metric_name(obj: dict[str, Any]) -> str:
+    """The inline training logic's metric name (what the voters report); "accuracy" when not readable."""
+    inline = ((obj.get("spec") or {}).get("trainingLogic") or {}).get("inline") or {}
+    metric = inline.get("metric") if isinstance(inline, dict) else None
+    name = metric.get("name") if isinstance(metric, dict) else None
+    return name if isinstance(name, str) else "accuracy"

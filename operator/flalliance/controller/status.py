@@ -38,6 +38,13 @@ class Problem:
         return f"Problem({self.condition}, {self.reason}, {self.message!r})"
 
 
+def quality_text(metric: str, value: float) -> str:
+    """A metric value as a person reads it: accuracies in percent, anything else named (4 digits)."""
+    if metric in ("accuracy", "balanced_accuracy"):
+        return f"{100 * value:.1f}%"
+    return f"{metric} {value:.4g}"
+
+
 def task_status(
     previous: FLTaskStatus,
     *,
@@ -48,8 +55,10 @@ def task_status(
     problems: Sequence[Problem] = (),
     creating: bool = False,
     now: str | None = None,
+    metric: str = "accuracy",
 ) -> FLTaskStatus:
-    """The FLTask status for this observation; conditions keep their transition times."""
+    """The FLTask status for this observation; conditions keep their transition times. ``metric`` names
+    what the voters report (the training logic's metric), for the person-readable ``quality``."""
     conds = list(previous.conditions)
 
     def cond(type: str, status: ConditionStatus, reason: str, message: str = "") -> None:
@@ -90,6 +99,7 @@ def task_status(
     # The global model's accuracy: a rejected round's aggregate never became the global model.
     accuracies = [r.accuracy for r in rounds if r.accuracy is not None and r.accepted]
     status.accuracy = accuracies[-1] if accuracies else previous.accuracy
+    status.quality = None if status.accuracy is None else quality_text(metric, status.accuracy)
     if chain.status in (TaskStatus.ENROLLING, TaskStatus.RUNNING):
         status.round = chain.round
         status.round_phase = chain.phase.value

@@ -51,8 +51,20 @@ def run_worker(args: list[str], env: dict[str, str], *, expect: int = 0) -> dict
 
 @pytest.fixture
 def task_setup(chain: ChainClient, tmp_path: Path) -> dict[str, Any]:
+    return make_setup(chain, tmp_path, SPEC)
+
+
+PINNED = "registry.example/flalliance-worker@sha256:" + "ab" * 32
+
+
+@pytest.fixture
+def pinned_setup(chain: ChainClient, tmp_path: Path) -> dict[str, Any]:
+    return make_setup(chain, tmp_path, {**SPEC, "runtime": {"image": PINNED}})
+
+
+def make_setup(chain: ChainClient, tmp_path: Path, spec_doc: dict[str, Any]) -> dict[str, Any]:
     system = deploy_system(chain)
-    spec = parse_spec(json.dumps(SPEC))
+    spec = parse_spec(json.dumps(spec_doc))
     store = LocalStore(tmp_path / "store")
     store.put(canonical_json(spec))
     accounts = derived_accounts(4, label="worker-round-trip")
@@ -162,3 +174,16 @@ def test_missing_settings_name_the_flag(tmp_path: Path) -> None:
     env = {k: "" for k in ("FLALLIANCE_RPC_URL", "FLALLIANCE_TASK", "FLALLIANCE_KEY_FILE")}
     out = run_worker(["train", "--round", "0"], env, expect=2)
     assert "--rpc-url / FLALLIANCE_RPC_URL" in out["error"]
+
+
+def test_a_worker_refuses_an_image_the_training_logic_does_not_pin(pinned_setup: dict[str, Any]) -> None:
+    dev: DevTask = pinned_setup["dev"]
+    dev.task.start_round()
+    env = env_for(pinned_setup, dev.task.pioneer_of(0))
+    other = "flalliance/worker:dev"
+    out = run_worker(["pioneer", "--round", "0"], {**env, "FLALLIANCE_WORKER_IMAGE": other}, expect=2)
+    assert out["status"] == "failed" and out["permanent"]
+    assert PINNED in out["error"] and other in out["error"], out["error"]  # both values named
+    assert dev.task.state().phase == Phase.PIONEERING  # nothing was submitted
+    ok = run_worker(["pioneer", "--round", "0"], {**env, "FLALLIANCE_WORKER_IMAGE": PINNED})
+    assert ok["status"] == "done"

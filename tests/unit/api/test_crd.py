@@ -54,7 +54,7 @@ def test_fltask_crd_has_status_subresource_columns_and_cel_rules() -> None:
     version = fltask_crd()["spec"]["versions"][0]
     assert version["subresources"] == {"status": {}}
     names = [c["name"] for c in version["additionalPrinterColumns"]]
-    assert {"Phase", "Round", "Participants", "Accuracy", "Age"} <= set(names)
+    assert {"Phase", "Round", "Participants", "Quality", "Age"} <= set(names)
     spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
     messages = [rule["message"] for rule in spec["x-kubernetes-validations"]]
     assert "exactly one of arenaTaskId and contractAddress must be set" in messages

@@ -34,6 +34,7 @@ def test_running_task_status_reflects_the_chain() -> None:
     assert status.phase == TaskPhase.RUNNING and status.round == 1 and status.round_phase == "Committing"
     assert status.phase_deadline == "2023-11-14T22:13:20Z"
     assert status.accuracy == 0.81 and status.participants == 4 and status.observed_generation == 3
+    assert status.quality == "81.0%"  # the printer column, for a person
     ready = {c.type: c for c in status.conditions}["Ready"]
     assert ready.status == "True" and ready.reason == "Committing" and ready.observed_generation == 3
     assert status.message == "round 2/5: Committing"
@@ -100,3 +101,16 @@ def test_unusable_participant_is_reported_not_crashed() -> None:
     )
     assert status.phase == ParticipantPhase.FAILED
     assert status.conditions[0].message == "Secret alice-wallet not found"
+
+
+def test_quality_names_a_loss_metric() -> None:
+    rounds = [RoundSummary(round=0, accepted=True, accuracy=5.23728)]
+    status = task_status(
+        FLTaskStatus(),
+        generation=1,
+        chain=VIEW,
+        training_logic_hash=None,
+        rounds=rounds,
+        metric="cross_entropy",
+    )
+    assert status.quality == "cross_entropy 5.237"
