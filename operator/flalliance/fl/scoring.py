@@ -43,6 +43,7 @@ class ScreenReason(StrEnum):
     LOSS_REGRESSION = "loss_regression"
     REFERENCE_NORM = "reference_norm"  # far larger than the voter's own update
     REFERENCE_DIRECTION = "reference_direction"  # against the voter's own update
+    REFERENCE_GAIN = "reference_gain"  # wins back far less of the voter's loss than its own update does
     MIRRORED_BETTER = "mirrored_better"  # the reversed update fits the voter's data better
 
 
@@ -168,6 +169,21 @@ def reference_verdicts(
         else:
             out.append(None)
     return out
+
+
+MIN_OWN_GAIN = 0.05  # nats: below this the voter's own update learnt nothing to compare with
+
+
+def gain_verdicts(
+    rule: ValidationSpec, losses: Sequence[float], baseline_loss: float, own_loss: float
+) -> list[ScreenReason | None]:
+    """``reference_gain`` for proposals with ``L_G - L_i < min_reference_gain * (L_G - L_own)`` (see
+    ValidationSpec); nothing when the rule is off or the voter's own gain is below MIN_OWN_GAIN."""
+    own_gain = baseline_loss - own_loss
+    if rule.min_reference_gain is None or own_gain <= MIN_OWN_GAIN:
+        return [None] * len(losses)
+    limit = rule.min_reference_gain * own_gain
+    return [ScreenReason.REFERENCE_GAIN if baseline_loss - v < limit else None for v in losses]
 
 
 def improvement(metric: MetricSpec, value: float, baseline: float) -> float:

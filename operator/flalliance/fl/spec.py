@@ -224,6 +224,13 @@ class ValidationSpec(_Strict):
     # almost never on probation, while an attacker caught once stays under the strict rule.
     probation_min_own_cosine: float = Field(default=0.0, ge=-1, le=1)
     probation_mirror_margin: float = Field(default=0.2, ge=0)
+    # Reference gain (off by default; the LoRA example and preset set 0.25): a proposal is rejected as
+    # reference_gain when it wins back less than this fraction of what the voter's own reference update
+    # wins on the voter's data, (L_G - L_i) < min_reference_gain * (L_G - L_own), whenever the voter's own
+    # gain exceeds 0.05 nats. It catches a poisoned model that still beats an untrained global model (round
+    # 0 against the pioneer: a poisoned LoRA adapter learns token frequencies and gains 0.1-0.2 nats where
+    # an honest one gains 1.7) when a round has too few proposals for the outlier check.
+    min_reference_gain: float | None = Field(default=None, ge=0, le=1)
 
 
 class SeedsSpec(_Strict):
@@ -345,13 +352,24 @@ def _check_floats(value: Any, path: str) -> None:
 # Top-level fields added after the first release, left out of the canonical form while they hold these
 # values, so a task created before they existed keeps its on-chain hash (as protobuf leaves out unset
 # fields). Every other field is always written, defaults included.
-_OMITTED_AT = {
+_OMITTED_AT: dict[str, Any] = {
     "runtime": RuntimeSpec().model_dump(mode="json"),
     "dataset": None,
     "model": None,
     "training": None,
     "config": None,
+    "validation.min_reference_gain": None,
 }
+
+
+def _omit_defaults(data: dict[str, Any]) -> None:
+    for path, default in _OMITTED_AT.items():
+        *parents, key = path.split(".")
+        node: Any = data
+        for name in parents:
+            node = node.get(name) if isinstance(node, dict) else None
+        if isinstance(node, dict) and key in node and node[key] == default:
+            del node[key]
 
 
 def canonical_json(spec: TrainingLogicSpec) -> bytes:
@@ -359,9 +377,7 @@ def canonical_json(spec: TrainingLogicSpec) -> bytes:
     ``_OMITTED_AT`` for the exceptions), keys sorted, no whitespace, ASCII, floats in Python's shortest
     round-trip form (``0.1``, ``1e-05``)."""
     data = spec.model_dump(mode="json")
-    for key, value in _OMITTED_AT.items():
-        if data.get(key, value) == value:
-            data.pop(key, None)
+    _omit_defaults(data)
     _check_floats(data, "spec")
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
     return text.encode("ascii")

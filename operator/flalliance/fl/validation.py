@@ -21,6 +21,7 @@ from flalliance.fl.scoring import (
     AggregateVote,
     ScreenReason,
     aggregate_vote,
+    gain_verdicts,
     improvement,
     loss_verdicts,
     reference_stats,
@@ -174,6 +175,8 @@ def validate_round(
         refs = reference_verdicts(
             ref_stats, rule, [p.hash in probation for p in good], [v - baseline_loss for v in losses]
         )
+        gains = gain_verdicts(rule, losses, baseline_loss, plugin.loss(spec, own, judge))
+        refs = [r or g for r, g in zip(refs, gains, strict=True)]
     # The round's medians are taken over the proposals this voter's own data does not already condemn, so
     # that attackers holding most of a round's few proposals set neither its scale nor its direction.
     trusted = [a is None and b is None for a, b in zip(regress, refs, strict=True)]

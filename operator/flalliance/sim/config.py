@@ -175,7 +175,9 @@ def lora_preset_spec(cfg: SimConfig, base_model_sha256: str, base_model_path: Pa
         "aggregation": {"rule": "fedavg", "include": cfg.include},
         # 0.05 nats (about 1% of the loss): one skill-skewed honest adapter often moves a voter's own loss by
         # a few hundredths; below this a vote is 0, not a dissent that slashes an honest voter
-        "validation": {"vote_margin": 0.05},
+        # and a proposal must win back a quarter of what the voter's own update wins (round 0 against the
+        # untrained pioneer: a poisoned adapter still beats it; docs/llm-lora.md)
+        "validation": {"vote_margin": 0.05, "min_reference_gain": 0.25},
         "seeds": {"init": cfg.init_seed, "train": cfg.train_seed},
         "config": {
             "base_model": {"sha256": base_model_sha256, "path": str(base_model_path)},

@@ -24,6 +24,10 @@ def _skip(command: str, round: int, why: str) -> Result:
     return {"command": command, "round": round, "status": "skipped", "reason": why}
 
 
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
 def _tx(receipt: Any) -> str:
     value = receipt["transactionHash"]
     return value.hex() if isinstance(value, bytes | bytearray) else str(value)
@@ -170,6 +174,13 @@ def validate(ctx: WorkerContext, round: int) -> Result:
         baseline=rv.baseline,
     )
     rejected = [{"hash": "0x" + v.hash.hex(), "reason": v.reason} for v in rv.verdicts if not v.accepted]
+    for v in rv.verdicts:
+        if not v.accepted:  # why, with the figures the rule compared (docs/fl.md, "The rule")
+            log.info(
+                "rejected 0x%s: %s (loss %s, own cosine %s, mirror gap %s, own norm ratio %s, probation %s)",
+                v.hash.hex(), v.reason, _num(v.loss), _num(v.own_cosine), _num(v.mirror_gap),
+                _num(v.own_norm_ratio), v.probation,
+            )  # fmt: skip
     log.info(
         "committed vote: score %+d, %d/%d proposals accepted, aggregate %s",
         score,

@@ -24,20 +24,13 @@ from flalliance.fl.validation import ProposalFile, validate_round
 from flalliance.fl.weights import content_hash, encode
 
 pytestmark = pytest.mark.integration
+SMALL = {"vocab_size": 512, "hidden_size": 64, "layers": 2, "heads": 2, "intermediate_size": 128}
 
 
 @pytest.fixture(scope="module")
 def task(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainingLogicSpec, Path]:
     root = tmp_path_factory.mktemp("lora")
-    digest = write_base_model(
-        root / "base",
-        corpus(n=1500),
-        vocab_size=512,
-        hidden_size=64,
-        layers=2,
-        heads=2,
-        intermediate_size=128,
-    )
+    digest = write_base_model(root / "base", corpus(n=1500), **SMALL)
     write_partitions(root / "data", 4, 160, alpha=1.0, seed=0, test=200)
     spec = parse_spec(
         json.dumps(
@@ -45,6 +38,7 @@ def task(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainingLogicSpec, P
                 "runtime": {"plugin": "lora_causal_lm"},
                 "metric": {"name": "cross_entropy", "direction": "minimize"},
                 "aggregation": {"rule": "fedavg", "include": "accepted"},
+                "validation": {"vote_margin": 0.05, "min_reference_gain": 0.25},
                 "config": {
                     "base_model": {"sha256": digest, "path": str(root / "base")},
                     "lora": {
@@ -63,15 +57,7 @@ def task(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainingLogicSpec, P
 
 def test_base_model_is_reproducible_and_pinned(task: tuple[TrainingLogicSpec, Path], tmp_path: Path) -> None:
     _, root = task
-    again = write_base_model(
-        tmp_path / "b",
-        corpus(n=1500),
-        vocab_size=512,
-        hidden_size=64,
-        layers=2,
-        heads=2,
-        intermediate_size=128,
-    )
+    again = write_base_model(tmp_path / "b", corpus(n=1500), **SMALL)
     assert again == manifest_hash(root / "base")
     assert sorted(p.name for p in (root / "base").iterdir()) == [
         "config.json",
@@ -110,8 +96,9 @@ def test_training_lowers_the_evaluation_loss_and_only_adapters_travel(
     assert content_hash(encode(again.tensors)) == content_hash(encode(result.tensors))
 
 
+@pytest.mark.parametrize("warm", [False, True], ids=["round 0, untrained pioneer", "after a round"])
 def test_voter_accepts_honest_adapters_and_rejects_a_poisoned_one(
-    task: tuple[TrainingLogicSpec, Path],
+    task: tuple[TrainingLogicSpec, Path], warm: bool
 ) -> None:
     spec, root = task
     plugin = plugin_for(spec)
@@ -125,13 +112,13 @@ def test_voter_accepts_honest_adapters_and_rejects_a_poisoned_one(
         )
         for i in range(4)
     ]
-    # one honest round first, so the global adapters are trained (as after the pioneer's first round)
+    # round 0 judges against the untrained pioneer (where a poisoned adapter still gains something); the
+    # other case plays one honest round first, so the global adapters are trained
     g0 = initial_tensors(spec)
-    warm = [train(spec, g0, splits[i][0], seed=10 + i) for i in range(3)]
-    global_t = aggregate(
-        spec.aggregation, [Proposal(bytes([i]) * 32, w.tensors, w.num_samples) for i, w in enumerate(warm)]
-    )
-    honest = [train(spec, global_t, splits[i][0], seed=20 + i).tensors for i in (0, 1)]
+    trained = [train(spec, g0, splits[i][0], seed=10 + i) for i in range(3)] if warm else []
+    props = [Proposal(bytes([i]) * 32, w.tensors, w.num_samples) for i, w in enumerate(trained)]
+    global_t = aggregate(spec.aggregation, props) if warm else g0
+    honest = [train(spec, global_t, splits[i][0], seed=20 + i).tensors for i in (0,)]
     poisoned = malicious_proposal("label_flip", spec, global_t, splits[2][0], seed=7)
     files = {content_hash(encode(t)): encode(t) for t in [*honest, poisoned]}
     rv = validate_round(
@@ -152,14 +139,39 @@ def test_voter_accepts_honest_adapters_and_rejects_a_poisoned_one(
     assert plugin.evaluate(spec, rv.aggregate, splits[3][1]) == rv.aggregate_metric
 
 
-def test_aggregating_adapters_is_byte_identical_whatever_the_order(
-    task: tuple[TrainingLogicSpec, Path],
+RULES = [
+    {"rule": "fedavg"},
+    {"rule": "median"},
+    {"rule": "trimmed_mean", "beta": 0.2},
+    {"rule": "multi_krum", "byzantine": 1},
+]
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: str(r["rule"]))
+def test_every_rule_aggregates_adapters_byte_identically_whatever_the_order(
+    task: tuple[TrainingLogicSpec, Path], rule: dict[str, object]
 ) -> None:
+    from pydantic import TypeAdapter
+
+    from flalliance.fl.spec import AggregationSpec
+
     spec, root = task
+    agg_rule: AggregationSpec = TypeAdapter(AggregationSpec).validate_python(rule)
     g0 = initial_tensors(spec)
     data = load_data(spec, root / "data" / "client-1")
-    models = [train(spec, g0, data, seed=s).tensors for s in (1, 2, 3)]
+    models = [train(spec, g0, data, seed=s).tensors for s in (1, 2, 3, 4)]
     props = [Proposal(content_hash(encode(m)), m, 10 + i) for i, m in enumerate(models)]
-    first = encode(aggregate(spec.aggregation, props))
-    assert encode(aggregate(spec.aggregation, props[::-1])) == first
-    assert all(a.dtype == np.float32 for a in aggregate(spec.aggregation, props).values())
+    out = aggregate(agg_rule, props)
+    assert encode(aggregate(agg_rule, props[::-1])) == encode(out)
+    assert set(out) == set(g0) and all(a.dtype == np.float32 for a in out.values())
+
+
+def test_the_examples_pinned_base_model_is_what_the_command_writes(tmp_path: Path) -> None:
+    """examples/llm-lora/fltask.yaml pins the hash `flalliance-worker base-model --seed 0` writes: a change
+    of the pinned libraries or of the generator must show here, not as a refused task on a cluster."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[3]
+    docs = list(yaml.safe_load_all((root / "examples" / "llm-lora" / "fltask.yaml").read_text()))
+    pinned = docs[0]["spec"]["trainingLogic"]["inline"]["config"]["base_model"]["sha256"]
+    assert write_base_model(tmp_path / "base", corpus(), seed=0) == pinned

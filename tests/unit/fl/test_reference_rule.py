@@ -120,3 +120,30 @@ def test_adaptive_attacks_stay_close_to_the_benign_updates(
     for attack in sorted(ADAPTIVE):
         alone = malicious_proposal(attack, digits_spec, g, data, seed=7)
         assert all(np.isfinite(t).all() and t.shape == g[n].shape for n, t in alone.items())
+
+
+def test_reference_gain_rejects_a_proposal_that_wins_back_little_of_the_voters_own_gain() -> None:
+    from flalliance.fl.scoring import ScreenReason, gain_verdicts
+    from flalliance.fl.spec import ValidationSpec
+
+    rule = ValidationSpec(min_reference_gain=0.25)
+    # round 0 of the LoRA task: the global model at 7.0 nats, the voter's own update reaches 5.3
+    out = gain_verdicts(rule, [5.36, 6.83, 6.40], baseline_loss=7.0, own_loss=5.3)
+    assert out == [None, ScreenReason.REFERENCE_GAIN, None]  # 0.17 of 1.7 regained; 0.6 is over 0.425
+    assert gain_verdicts(ValidationSpec(), [6.99], 7.0, 5.3) == [None]  # off by default
+    assert gain_verdicts(rule, [7.5], 7.0, 6.97) == [None]  # the voter's own gain is noise: no verdict
+
+
+def test_reference_gain_is_left_out_of_the_hash_while_off() -> None:
+    import json
+
+    from flalliance.fl.spec import canonical_json, parse_spec
+
+    doc = {
+        "dataset": {"source": "digits", "feature_shape": [64], "num_classes": 10},
+        "model": {"kind": "logreg"},
+        "training": {"epochs": 1, "batch_size": 8, "optimizer": {"learning_rate": 0.1}},
+    }
+    assert b"min_reference_gain" not in canonical_json(parse_spec(json.dumps(doc)))
+    on = parse_spec(json.dumps({**doc, "validation": {"min_reference_gain": 0.25}}))
+    assert b'"min_reference_gain":0.25' in canonical_json(on)

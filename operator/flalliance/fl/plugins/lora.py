@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -103,6 +104,10 @@ class _Runtime:
         from tokenizers import Tokenizer
         from transformers import AutoConfig, AutoModelForCausalLM
 
+        # transformers 5.23 warns about its own deprecated alias whenever peft wraps a model
+        warnings.filterwarnings(
+            "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+        )
         config = AutoConfig.from_pretrained(str(directory), local_files_only=True, trust_remote_code=False)
         if getattr(config, "auto_map", None):
             raise PluginError("config.base_model: the model asks for remote code (auto_map); refused")
