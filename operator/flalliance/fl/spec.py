@@ -227,9 +227,10 @@ class ValidationSpec(_Strict):
     # Reference gain (off by default; the LoRA example and preset set 0.25): a proposal is rejected as
     # reference_gain when it wins back less than this fraction of what the voter's own reference update
     # wins on the voter's data, (L_G - L_i) < min_reference_gain * (L_G - L_own), whenever the voter's own
-    # gain exceeds 0.05 nats. It catches a poisoned model that still beats an untrained global model (round
-    # 0 against the pioneer: a poisoned LoRA adapter learns token frequencies and gains 0.1-0.2 nats where
-    # an honest one gains 1.7) when a round has too few proposals for the outlier check.
+    # gain exceeds 5% of L_G (far from convergence; closer, the gains are noise: MIN_OWN_GAIN_SHARE in
+    # scoring.py). It catches a poisoned model that still beats an untrained global model (round 0 against
+    # the pioneer: a poisoned LoRA adapter learns token frequencies and gains 0.1-0.2 nats where an honest
+    # one gains 1.7) when a round has too few proposals for the outlier check.
     min_reference_gain: float | None = Field(default=None, ge=0, le=1)
 
 

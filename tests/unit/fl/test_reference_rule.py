@@ -131,7 +131,7 @@ def test_reference_gain_rejects_a_proposal_that_wins_back_little_of_the_voters_o
     out = gain_verdicts(rule, [5.36, 6.83, 6.40], baseline_loss=7.0, own_loss=5.3)
     assert out == [None, ScreenReason.REFERENCE_GAIN, None]  # 0.17 of 1.7 regained; 0.6 is over 0.425
     assert gain_verdicts(ValidationSpec(), [6.99], 7.0, 5.3) == [None]  # off by default
-    assert gain_verdicts(rule, [7.5], 7.0, 6.97) == [None]  # the voter's own gain is noise: no verdict
+    assert gain_verdicts(rule, [7.5], 7.0, 6.7) == [None]  # own gain 4% of the loss: noise, no verdict
 
 
 def test_reference_gain_is_left_out_of_the_hash_while_off() -> None:
