@@ -14,6 +14,7 @@ from flalliance.api.conditions import ConditionStatus, set_condition
 from flalliance.api.fltask import FLTaskStatus, RoundSummary, TaskPhase
 from flalliance.api.participant import ParticipantPhase, ParticipantStatus, RoleRecord
 from flalliance.controller.views import ChainView, ParticipantView, RoundPhase, Seat, TaskStatus
+from flalliance.fl.spec import ACCURACY_METRICS, format_metric
 
 _PHASES = {
     TaskStatus.ENROLLING: TaskPhase.ENROLLING,
@@ -39,10 +40,9 @@ class Problem:
 
 
 def quality_text(metric: str, value: float) -> str:
-    """A metric value as a person reads it: accuracies in percent, anything else named (4 digits)."""
-    if metric in ("accuracy", "balanced_accuracy"):
-        return f"{100 * value:.1f}%"
-    return f"{metric} {value:.4g}"
+    """A metric value as a person reads it: accuracies in percent, anything else named."""
+    text = format_metric(metric, value)
+    return text if metric in ACCURACY_METRICS else f"{metric} {text}"
 
 
 def task_status(

@@ -30,7 +30,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-from flalliance.fl.spec import MetricSpec, ValidationSpec
+from flalliance.fl.spec import ACCURACY_METRICS, MetricSpec, ValidationSpec
 
 F64 = npt.NDArray[np.float64]
 
@@ -199,7 +199,7 @@ def improvement(metric: MetricSpec, value: float, baseline: float) -> float:
 def noise_margin(metric: MetricSpec, rule: ValidationSpec, baseline: float, n_test: int) -> float:
     """``max(vote_margin, margin_z · SE)``; SE = binomial standard error for accuracies, 0 for any other
     metric (a loss, a plugin's own)."""
-    if metric.name not in ("accuracy", "balanced_accuracy") or n_test <= 0:
+    if metric.name not in ACCURACY_METRICS or n_test <= 0:
         return rule.vote_margin
     p = min(max(baseline, 1.0 / (n_test + 1)), 1.0 - 1.0 / (n_test + 1))
     return max(rule.vote_margin, rule.margin_z * math.sqrt(p * (1.0 - p) / n_test))

@@ -121,6 +121,15 @@ BUILTIN_METRICS: dict[str, Literal["maximize", "minimize"]] = {
 }
 
 
+# Metrics that are a share of samples: a binomial standard error applies, and a person reads them in percent.
+ACCURACY_METRICS = frozenset({"accuracy", "balanced_accuracy"})
+
+
+def format_metric(name: str, value: float) -> str:
+    """A metric value as a person reads it: an accuracy in percent, anything else with 4 digits."""
+    return f"{100 * value:.1f}%" if name in ACCURACY_METRICS else f"{value:.4g}"
+
+
 class MetricSpec(_Strict):
     name: str = Field(default="accuracy", pattern=r"^[a-z][a-z0-9_]{0,63}$")
     direction: Literal["maximize", "minimize"] = "maximize"
@@ -309,17 +318,10 @@ class TrainingLogicSpec(_Strict):
 def _check_builtin_config(plugin: str, config: dict[str, JsonValue], metric: MetricSpec) -> None:
     """A built-in plugin's settings are checked with the spec (in the operator too, which has no torch), so
     a mistake is named at apply time; an external plugin checks its own in the worker."""
-    from flalliance.fl.plugins.lora_config import LORA_PLUGIN, LoraTaskConfig
+    from flalliance.fl.plugins.lora_config import LORA_PLUGIN, parse_settings
 
-    if plugin != LORA_PLUGIN:
-        return
-    try:
-        LoraTaskConfig.model_validate_json(json.dumps(config))
-    except ValidationError as exc:
-        problems = "; ".join(f"config.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ValueError(problems) from None
-    if metric.name != "cross_entropy":
-        raise ValueError(f"metric.name: the {LORA_PLUGIN} plugin scores by evaluation loss (cross_entropy)")
+    if plugin == LORA_PLUGIN:
+        parse_settings(config, metric.name)
 
 
 # ----------------------------------------------------------------------------------------------- hashing

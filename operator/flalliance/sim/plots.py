@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from flalliance.fl.spec import ACCURACY_METRICS
 from flalliance.sim.report import SimReport, cumulative_net
 
 
@@ -21,7 +22,7 @@ def accuracy_plot(report: SimReport, path: Path) -> Path:
     """Global-model accuracy on the held-out set per round (rejected rounds marked)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    percent = report.metric in ("accuracy", "balanced_accuracy")
+    percent = report.metric in ACCURACY_METRICS
     scale = 100.0 if percent else 1.0  # an accuracy in percent, a loss or a plugin's metric as it is
     xs = [r.round for r in report.rounds if r.global_accuracy is not None]
     ys = [scale * (r.global_accuracy or 0.0) for r in report.rounds if r.global_accuracy is not None]

@@ -34,6 +34,7 @@ from flalliance.chain.harness import ETHER, DevTask, derived_accounts
 from flalliance.chain.keys import dev_account
 from flalliance.chain.models import Phase, Policy, Role, SlashReason, Status, TaskParams, hash_bytes
 from flalliance.chain.token import TokenClient
+from flalliance.fl.spec import format_metric
 from flalliance.sim.config import SimConfig, build_spec, dataset_name
 from flalliance.sim.report import (
     ParticipantOutcome,
@@ -505,7 +506,7 @@ class Simulation:
             return f"{label}[{bad[label]}]" if label in bad else label
 
         verdicts = " ".join(f"{tag(p.proposer)}:{'ok' if p.accepted else 'REJ'}" for p in rec.proposals)
-        acc = "-" if rec.global_accuracy is None else _metric_text(report.metric, rec.global_accuracy)
+        acc = "-" if rec.global_accuracy is None else format_metric(report.metric, rec.global_accuracy)
         slashed = [lbl for lbl, p in rec.payouts.items() if p.slashed]
         self.progress(
             f"round {rec.round + 1}/{self.cfg.rounds}: {'accepted' if rec.accepted else 'REJECTED'}"
@@ -572,16 +573,12 @@ class Simulation:
         s = summarize(report.model_copy(update={"outcomes": outcomes}))
         self.progress(
             f"task {Status(state.status).name}: final {report.metric} "
-            + ("-" if s["final_accuracy"] is None else _metric_text(report.metric, s["final_accuracy"]))
+            + ("-" if s["final_accuracy"] is None else format_metric(report.metric, s["final_accuracy"]))
             + ", malicious proposals rejected "
             f"{_pct(s['malicious_rejected'])}, honest rejected {_pct(s['honest_rejected'])}, "
             f"every honest participant gained: {s['honest_all_net_gain']}"
         )
         return outcomes
-
-
-def _metric_text(metric: str, value: float) -> str:
-    return f"{100 * value:.1f}%" if metric in ("accuracy", "balanced_accuracy") else f"{value:.4g}"
 
 
 def _pct(value: float | None) -> str:

@@ -26,12 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import ValidationError
 
 from flalliance.fl.dataset import DataError
 from flalliance.fl.plugin import Fetch, PluginError, Samples, Score, TrainResult
 from flalliance.fl.plugins.lora_base import SPECIAL_TOKENS, fetch_directory, verify_directory
-from flalliance.fl.plugins.lora_config import LORA_PLUGIN, LoraTaskConfig
+from flalliance.fl.plugins.lora_config import LORA_PLUGIN, LoraTaskConfig, parse_settings
 from flalliance.fl.plugins.lora_text import read_jsonl_dir
 from flalliance.fl.weights import TensorSpec
 
@@ -71,18 +70,17 @@ def _tokens(data: Samples) -> TokenDataset:
 
 
 @lru_cache(maxsize=16)
-def _parse(config_json: str) -> LoraTaskConfig:
+def _parse(config_json: str, metric_name: str) -> LoraTaskConfig:
     try:
-        return LoraTaskConfig.model_validate_json(config_json)
-    except ValidationError as exc:
-        problems = "; ".join(f"config.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise PluginError(f"invalid {LORA_PLUGIN} settings: {problems}") from None
+        return parse_settings(json.loads(config_json), metric_name)
+    except ValueError as exc:
+        raise PluginError(f"invalid {LORA_PLUGIN} settings: {exc}") from None
 
 
 def task_config(spec: TrainingLogicSpec) -> LoraTaskConfig:
     if spec.config is None:
         raise PluginError(f"config: required by the {LORA_PLUGIN} plugin")
-    return _parse(json.dumps(spec.config, sort_keys=True))
+    return _parse(json.dumps(spec.config, sort_keys=True), spec.metric.name)
 
 
 def choose_device(requested: str, cuda_available: bool) -> str:
@@ -146,18 +144,12 @@ class _Runtime:
         self.device = choose_device(cfg.device, torch.cuda.is_available())
         self.model.to(self.device)
         self._get = get_peft_model_state_dict
-        self.names = sorted(self._get(self.model))
+        state = self._get(self.model)
+        self.names = sorted(state)
+        self.architecture = {n: TensorSpec(tuple(state[n].shape), "F32") for n in self.names}
 
     def adapters(self) -> Tensors:
-        return {
-            n: t.detach().to("cpu", dtype=self._float32()).numpy().copy()
-            for n, t in self._get(self.model).items()
-        }
-
-    def _float32(self) -> Any:
-        import torch
-
-        return torch.float32
+        return {n: t.detach().float().cpu().numpy().copy() for n, t in self._get(self.model).items()}
 
     def load(self, tensors: TensorMap) -> None:
         import torch
@@ -197,11 +189,7 @@ class LoraPlugin:
     version = "1"
 
     def check(self, spec: TrainingLogicSpec) -> None:
-        task_config(spec)
-        if spec.metric.name != "cross_entropy":
-            raise PluginError(
-                f"metric.name: the {LORA_PLUGIN} plugin scores by evaluation loss (cross_entropy)"
-            )
+        task_config(spec)  # the settings, and the metric (this plugin reports cross_entropy only)
 
     def prepare(
         self, spec: TrainingLogicSpec, fetch: Fetch | None, data_dir: Path | None, work_dir: Path
@@ -225,8 +213,7 @@ class LoraPlugin:
         return _RUNTIMES[key]
 
     def architecture(self, spec: TrainingLogicSpec) -> Architecture:
-        rt = self._runtime(spec)
-        return {n: TensorSpec(tuple(a.shape), "F32") for n, a in sorted(rt.adapters().items())}
+        return self._runtime(spec).architecture
 
     def initial_tensors(self, spec: TrainingLogicSpec, seed: int) -> Tensors:
         rng = np.random.default_rng(seed)

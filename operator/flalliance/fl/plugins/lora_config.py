@@ -6,9 +6,10 @@ naming the field at apply time) without the worker's libraries.
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 LORA_PLUGIN = "lora_causal_lm"
 HEX64 = r"^[0-9a-f]{64}$"
@@ -78,3 +79,16 @@ class LoraTaskConfig(_Strict):
     # "auto": CUDA when the pod has a device, else CPU. Training need not be bit-identical across devices;
     # aggregation and hashing (numpy on the CPU, in the protocol's code) are.
     device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+def parse_settings(config: Any, metric_name: str) -> LoraTaskConfig:
+    """The task's ``config`` as LoRA settings, and its metric checked; ``ValueError`` naming the fields
+    (``config.lora.rank: ...``). The spec calls it at parse time (in the operator too), the plugin again."""
+    try:
+        settings = LoraTaskConfig.model_validate_json(json.dumps(config, sort_keys=True))
+    except ValidationError as exc:
+        problems = "; ".join(f"config.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ValueError(problems) from None
+    if metric_name != "cross_entropy":
+        raise ValueError(f"metric.name: the {LORA_PLUGIN} plugin scores by evaluation loss (cross_entropy)")
+    return settings
