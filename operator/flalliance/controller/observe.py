@@ -1,0 +1,245 @@
+"""Observe: what one reconcile pass reads besides the chain view — keys, clients, Participants, logic.
+
+Secrets and PVCs change rarely, so they are cached for `cache_seconds` (re-reading them every pass would
+cost two requests per participant); chain clients are kept per (RPC, chain id, account), so each account
+keeps one nonce tracker. Nothing here decides: problems are collected for the status, and `plan` decides.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from pydantic import ValidationError
+
+from flalliance.api.base import fml_to_wei
+from flalliance.api.fltask import FLTaskSpec
+from flalliance.api.participant import ParticipantSpec, ParticipantStatus
+from flalliance.chain.client import ChainClient
+from flalliance.chain.errors import ChainError
+from flalliance.controller.kube import Kube, KubeProblem
+from flalliance.controller.status import Problem
+from flalliance.controller.training_logic import (
+    MAX_TRAINING_LOGIC_BYTES,
+    digest_inline,
+    is_ours,
+    render_config_map,
+    replacement,
+    up_to_date,
+)
+from flalliance.controller.views import ParticipantView
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LocalParticipant:
+    """A Participant of this namespace as one pass sees it: its parsed spec, its account, its plan view."""
+
+    name: str
+    spec: ParticipantSpec | None
+    status: ParticipantStatus
+    generation: int
+    account: LocalAccount | None
+    view: ParticipantView
+    obj: dict[str, Any]
+
+
+@dataclass
+class Inputs:
+    """The cached readers of one task's inputs (one per TaskReconciler)."""
+
+    kube: Kube
+    namespace: str
+    name: str
+    cache_seconds: float = 30.0
+    _cache: dict[tuple[str, ...], tuple[float, Any]] = field(default_factory=dict)
+    _clients: dict[tuple[str, int, str], ChainClient] = field(default_factory=dict)
+
+    def cached(self, key: tuple[str, ...], load: Any) -> Any:
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = load()
+        self._cache[key] = (now + self.cache_seconds, value)
+        return value
+
+    def account(self, ref: Any, what: str) -> LocalAccount:
+        """The account of a key Secret (cached); raises KubeProblem/ValueError like the read itself."""
+
+        def load() -> Any:
+            try:
+                return Account.from_key(self.kube.read_secret_key(self.namespace, ref, what=what))
+            except (KubeProblem, ValueError) as exc:
+                return exc
+
+        value = self.cached(("secret", ref.name, ref.key), load)
+        if isinstance(value, Exception):
+            raise value
+        account: LocalAccount = value
+        return account
+
+    def client(self, spec: FLTaskSpec, account: LocalAccount | None) -> ChainClient:
+        who = account.address if account is not None else ""
+        key = (spec.chain.rpc_url, spec.chain.chain_id, who)
+        if key not in self._clients:
+            self._clients[key] = ChainClient(spec.chain.rpc_url, account, chain_id=spec.chain.chain_id)
+        return self._clients[key]
+
+    def operator_account(self, spec: FLTaskSpec, problems: list[Problem]) -> LocalAccount | None:
+        try:
+            return self.account(spec.chain.operator_key_secret, "spec.chain.operatorKeySecret")
+        except KubeProblem as exc:
+            problems.append(Problem("Ready", exc.reason, exc.message))
+        except ValueError:
+            problems.append(Problem("Ready", "InvalidKey", "spec.chain.operatorKeySecret holds no valid key"))
+        return None
+
+    def training_logic_hash(
+        self, spec: FLTaskSpec, obj: dict[str, Any], problems: list[Problem]
+    ) -> str | None:
+        """The training-logic hash; for inline logic, also make sure its ConfigMap is published.
+
+        The operator never opens the artifact store (a `file://` store may be a PVC only the task's pods
+        can mount): it writes the canonical JSON into `<task>-training-logic`, owned by the FLTask, and the
+        workers mount it and put it into the store themselves (see `training_logic`). The ConfigMap is
+        checked at most every `cache_seconds`, so a deleted or edited one is restored:
+
+        - missing: created;
+        - made by the operator for a task of this name (its labels) but with other content or another
+          owner (edited by hand, or left over from a deleted FLTask of the same name that the garbage
+          collector has not removed yet): replaced with the spec's content and this FLTask as owner, since
+          `trainingLogic` is immutable and the spec is the truth (workers check the hash either way);
+        - not made by the operator: left alone, and the task waits with the Ready condition
+          `TrainingLogicConfigMapConflict` naming it, rather than overwrite someone else's data.
+        """
+        logic = spec.training_logic
+        if logic.hash is not None:
+            return logic.hash
+        from flalliance.fl.spec import SpecError
+
+        assert logic.inline is not None
+        try:
+            published = digest_inline(logic.inline)
+        except SpecError as exc:
+            problems.append(Problem("Ready", "InvalidTrainingLogic", f"spec.trainingLogic.inline: {exc}"))
+            return None
+        if len(published.data) > MAX_TRAINING_LOGIC_BYTES:
+            problems.append(
+                Problem(
+                    "Ready",
+                    "InvalidTrainingLogic",
+                    f"spec.trainingLogic.inline: {len(published.data)} bytes as canonical JSON, more than "
+                    f"the {MAX_TRAINING_LOGIC_BYTES} a worker reads",
+                )
+            )
+            return None
+        desired = render_config_map(
+            task_name=self.name, namespace=self.namespace, task_uid=obj["metadata"]["uid"], logic=published
+        )
+        key = ("configmap", obj["metadata"]["uid"], published.digest)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return published.digest
+        try:
+            problem = self._publish(obj, desired, published.digest)
+        except KubeProblem as exc:
+            problem = Problem("Ready", exc.reason, f"spec.trainingLogic.inline: {exc.message}")
+        if problem is not None:
+            problems.append(problem)
+            return None
+        self._cache[key] = (time.monotonic() + self.cache_seconds, True)
+        return published.digest
+
+    def _publish(self, obj: dict[str, Any], desired: dict[str, Any], digest: str) -> Problem | None:
+        """Make the training-logic ConfigMap match `desired` (see `_training_logic_hash`)."""
+        name = desired["metadata"]["name"]
+        for _attempt in range(3):  # a create or replace can race another writer: read again
+            existing = self.kube.read_config_map(self.namespace, name)
+            if existing is None:
+                if self.kube.create_config_map(desired):
+                    self.kube.event(
+                        obj,
+                        "Normal",
+                        "TrainingLogicPublished",
+                        f"training logic {digest} in ConfigMap {name}",
+                    )
+                    return None
+                continue
+            if up_to_date(existing, desired):
+                return None
+            if not is_ours(existing, self.name):
+                return Problem(
+                    "Ready",
+                    "TrainingLogicConfigMapConflict",
+                    f"ConfigMap {self.namespace}/{name} exists but was not made by the operator for FLTask "
+                    f"{self.name}; delete or rename it so the training logic can be published there",
+                )
+            if self.kube.replace_config_map(replacement(existing, desired)):
+                log.info("replaced stale training-logic ConfigMap %s/%s", self.namespace, name)
+                return None
+        return Problem(
+            "Ready",
+            "ConfigMapUnavailable",
+            f"ConfigMap {self.namespace}/{name} kept changing while the operator wrote it; retrying",
+        )
+
+    def participants(self, spec: FLTaskSpec) -> list[LocalParticipant]:
+        out = []
+        for obj in self.kube.list_participants(self.namespace, self.name):
+            name = obj["metadata"]["name"]
+            generation = int(obj["metadata"].get("generation", 0))
+            try:
+                status = ParticipantStatus.model_validate(obj.get("status") or {})
+            except ValidationError:
+                status = ParticipantStatus()
+            deleting = bool(obj["metadata"].get("deletionTimestamp"))
+            try:
+                pspec = ParticipantSpec.model_validate(obj["spec"])
+            except ValidationError as exc:
+                view = ParticipantView(name=name, stake=0, usable=False, problem=f"invalid spec: {exc}"[:500])
+                out.append(LocalParticipant(name, None, status, generation, None, view, obj))
+                continue
+            stake = fml_to_wei(pspec.stake)
+            account, problem = None, None
+            try:
+                account = self.account(pspec.wallet_secret, "spec.walletSecret")
+            except KubeProblem as exc:
+                problem = exc.message
+            except ValueError:
+                problem = f"spec.walletSecret: Secret {pspec.wallet_secret.name} holds no valid private key"
+            claim = pspec.dataset.persistent_volume_claim
+            exists = (
+                self.cached(("pvc", claim), lambda c=claim: self.kube.pvc_exists(self.namespace, c))
+                if claim
+                else True
+            )
+            if problem is None and not exists:
+                problem = f"spec.dataset.persistentVolumeClaim: PVC {self.namespace}/{claim} not found"
+            if problem is None and stake < fml_to_wei(spec.min_stake):
+                problem = f"spec.stake {pspec.stake} is below the task's minimum stake {spec.min_stake}"
+            view = ParticipantView(
+                name=name,
+                address=account.address if account else None,
+                stake=stake,
+                usable=problem is None,
+                problem=problem,
+                deleting=deleting,
+            )
+            out.append(LocalParticipant(name, pspec, status, generation, account, view, obj))
+        return out
+
+
+def chain_reason(exc: ChainError) -> str:
+    """The condition reason for a chain failure: the RPC, the chain id, or the chain itself."""
+    text = str(exc).lower()
+    if "chain id" in text:
+        return "WrongChainId"
+    if "connect" in text or "refused" in text or "timed out" in text or "timeout" in text:
+        return "RpcUnreachable"
+    return "ChainError"

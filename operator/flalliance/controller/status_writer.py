@@ -1,0 +1,135 @@
+"""Status: what one pass writes back — the FLTask's and Participants' status, Events for what changed.
+
+Both statuses are derived (`status.task_status`, `status.participant_status`) from the chain view and
+the task's events, read incrementally from the contract's creation block; a status is patched only when
+it differs from what the object holds, so a quiet pass makes no write.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from flalliance.api.fltask import FLTaskStatus
+from flalliance.api.participant import RoleRecord
+from flalliance.chain.events import EventReader, first_block_at_or_after
+from flalliance.chain.models import TaskConfig
+from flalliance.chain.task import TaskClient
+from flalliance.controller import metrics
+from flalliance.controller.act import PARALLELISM
+from flalliance.controller.kube import Kube
+from flalliance.controller.observe import LocalParticipant
+from flalliance.controller.round_summary import Event, summarize
+from flalliance.controller.status import Problem, participant_status, task_status
+from flalliance.controller.views import ChainView
+
+
+@dataclass
+class StatusWriter:
+    kube: Kube
+    namespace: str
+    name: str
+    accuracies: dict[int, list[float]]
+    reported: set[str] = field(default_factory=set)
+    _reader: EventReader | None = None
+    _events: list[Event] = field(default_factory=list)
+
+    def summaries(self, task: TaskClient, config: TaskConfig | None, previous: FLTaskStatus) -> Any:
+        """The round summaries: the previous ones, updated with the events since the last pass."""
+        if self._reader is None:
+            # Start at the contract's creation block (found from its recorded creation time), not block 0.
+            created_at = (config or task.config()).created_at
+            start = first_block_at_or_after(
+                created_at, task.client.block_number(), task.client.block_timestamp
+            )
+            self._reader = EventReader(task.client, task.contract, start_block=start)
+        for ev in self._reader.poll():
+            self._events.append(Event(ev.name, ev.args))
+        return summarize(self._events, self.accuracies, previous.rounds)
+
+    def write_task(
+        self,
+        obj: dict[str, Any],
+        previous: FLTaskStatus,
+        generation: int,
+        chain: ChainView | None,
+        logic_hash: str | None,
+        problems: list[Problem],
+        rounds: Any = (),
+        creating: bool = False,
+    ) -> None:
+        before = FLTaskStatus.model_validate(obj.get("status") or {}) if obj.get("status") else FLTaskStatus()
+        status = task_status(
+            previous,
+            generation=generation,
+            chain=chain,
+            training_logic_hash=logic_hash,
+            rounds=list(rounds),
+            problems=problems,
+            creating=creating,
+            metric=_metric_name(obj),
+        )
+        if status.phase != before.phase:
+            self.kube.event(obj, "Normal", "PhaseChanged", f"{before.phase.value} -> {status.phase.value}")
+        if (status.round, status.round_phase) != (before.round, before.round_phase) and status.round_phase:
+            self.kube.event(obj, "Normal", "RoundPhase", status.message or "")
+        for p in problems:
+            key = f"problem/{p.reason}/{p.message}"
+            if key not in self.reported:
+                self.reported.add(key)
+                self.kube.event(obj, "Warning", p.reason, p.message)
+        if chain is not None:
+            metrics.ROUND.labels(self.namespace, self.name).set(chain.round)
+        new = status.to_k8s()
+        if new != before.to_k8s():
+            self.kube.patch_status(self.namespace, "fltasks", self.name, new)
+
+    def write_participants(self, chain: ChainView, participants: list[LocalParticipant]) -> None:
+        patches: list[tuple[str, dict[str, Any]]] = []
+        for p in participants:
+            seat = chain.seat(p.name)
+            roles = list(p.status.roles)
+            if (
+                seat is not None
+                and seat.role.value != "none"
+                and chain.phase.value not in ("None", "AwaitingStart")
+            ):
+                record = RoleRecord(
+                    round=chain.round,
+                    role="pioneer" if seat.pioneer else seat.role.value,
+                    submitted=seat.proposed or seat.committed,
+                )
+                roles = [r for r in roles if r.round != chain.round] + [record]
+            info = None
+            if seat is not None and seat.joined:
+                info = seat
+            status = participant_status(
+                p.status,
+                generation=p.generation,
+                view=p.view,
+                seat=info,
+                chain=chain,
+                rewards=seat.rewarded if seat else 0,
+                slashes=seat.slashed if seat else 0,
+                claimed=max(0, seat.kept + seat.fees - seat.claimable) if seat else 0,
+                withdrawn=(seat.stake if seat.withdrawn else 0) if seat else 0,
+                roles=roles[-50:],
+            )
+            if status.to_k8s() != p.status.to_k8s():
+                patches.append((p.name, status.to_k8s()))
+        if patches:
+            with ThreadPoolExecutor(max_workers=PARALLELISM) as pool:
+                list(
+                    pool.map(
+                        lambda item: self.kube.patch_status(self.namespace, "participants", *item), patches
+                    )
+                )
+
+
+def _metric_name(obj: dict[str, Any]) -> str:
+    """The inline training logic's metric name (what the voters report); "accuracy" when not readable."""
+    inline = ((obj.get("spec") or {}).get("trainingLogic") or {}).get("inline") or {}
+    metric = inline.get("metric") if isinstance(inline, dict) else None
+    name = metric.get("name") if isinstance(metric, dict) else None
+    return name if isinstance(name, str) else "accuracy"
