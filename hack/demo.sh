@@ -37,7 +37,7 @@ kc() { "$KUBECTL" -n "$NS" "$@"; }
 log "installing the chart (release flalliance, namespace $NS, dev chain and PVC store enabled)"
 # --take-ownership: an install by an older chart left objects the chart now renders (the Lease); adopt them.
 "$HELM" upgrade --install flalliance charts/flalliance -n "$NS" --create-namespace --force-conflicts --take-ownership \
-  --set devChain.enabled=true --set store.enabled=true --set "watchNamespaces={$NS}" --wait --timeout 5m
+  --set devChain.enabled=true --set store.enabled=true --set testMode=true --set "watchNamespaces={$NS}" --wait --timeout 5m
 # The images may have been rebuilt under the same tag: restart the operator on the current one.
 kc rollout restart deployment/flalliance >/dev/null
 kc rollout status deployment/flalliance --timeout=180s

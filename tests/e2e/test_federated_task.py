@@ -108,7 +108,12 @@ def run(api_client: client.ApiClient, kubeconfig: Path) -> Iterator[Run]:
         rel = Release("e2e-flalliance", ns, tools)
         try:
             install(
-                rel, "devChain.enabled=true", "store.enabled=true", "replicas=2", f"watchNamespaces={{{ns}}}"
+                rel,
+                "devChain.enabled=true",
+                "store.enabled=true",
+                "replicas=2",
+                "testMode=true",
+                f"watchNamespaces={{{ns}}}",
             )
             addresses = wait_deployer(api_client, rel)
             apply(rel, example_docs(rel, "wallets") + example_docs(rel, "data"))

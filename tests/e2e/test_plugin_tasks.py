@@ -140,7 +140,8 @@ def runs(api_client: client.ApiClient, kubeconfig: Path) -> Iterator[Runs]:
     with namespace_for(api_client, "e2e-plugins") as ns:
         rel = Release("e2e-flalliance", ns, tools)
         try:
-            install(rel, "devChain.enabled=true", "store.enabled=true", f"watchNamespaces={{{ns}}}")
+            sets = ["devChain.enabled=true", "store.enabled=true", "testMode=true"]
+            install(rel, *sets, f"watchNamespaces={{{ns}}}")
             wait_deployer(api_client, rel)
             apply(rel, example_docs(rel, "wallets", "llm-lora") + example_docs(rel, "data", "llm-lora"))
             ridge = example_docs(rel, "task", "plugin-ridge")

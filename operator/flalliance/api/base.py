@@ -6,7 +6,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 
@@ -31,7 +31,30 @@ HASH_PATTERN = r"^0x[0-9a-f]{64}$"
 FML_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,18})?$"
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
-Address = Annotated[str, Field(pattern=ADDRESS_PATTERN, description="An Ethereum address, 0x + 40 hex")]
+
+def _checksummed(address: str) -> str:
+    """Refuse a mixed-case address whose EIP-55 checksum is wrong: it is a typo, not another address.
+
+    All-lower and all-upper case carry no checksum and are accepted as written (many tools print them).
+    """
+    digits = address[2:]
+    if digits != digits.lower() and digits != digits.upper():
+        from eth_utils.address import to_checksum_address
+
+        expected = to_checksum_address(address)
+        if address != expected:
+            raise ValueError(
+                f"{address} fails its EIP-55 checksum (mixed case must match {expected}); a mistyped "
+                "address would be another account or contract"
+            )
+    return address
+
+
+Address = Annotated[
+    str,
+    Field(pattern=ADDRESS_PATTERN, description="An Ethereum address, 0x + 40 hex (EIP-55 if mixed case)"),
+    AfterValidator(_checksummed),
+]
 Hash32 = Annotated[str, Field(pattern=HASH_PATTERN, description="A 32-byte hash, 0x + 64 lower-case hex")]
 FmlAmount = Annotated[
     str,
@@ -75,3 +98,12 @@ class SecretKeyRef(ApiModel):
 
     name: ObjectName = Field(description="Name of the Secret")
     key: str = Field(default="privateKey", min_length=1, description="Key inside the Secret")
+
+
+def field_errors(exc: Any, prefix: str = "spec") -> str:
+    """A pydantic ValidationError as one line naming each field as kubectl does (`spec.chain.rpcUrl: ...`)."""
+    parts = []
+    for err in exc.errors():
+        path = ".".join([prefix, *(str(p) for p in err["loc"])])
+        parts.append(f"{path}: {err['msg']}")
+    return "; ".join(parts)

@@ -85,13 +85,6 @@ class PayoutPolicy(StrEnum):
     COLLECTIVE = "Collective"
 
 
-class AggregationStrategy(StrEnum):
-    FEDAVG = "fedavg"
-    MEDIAN = "median"
-    TRIMMED_MEAN = "trimmed_mean"
-    MULTI_KRUM = "multi_krum"
-
-
 class StoreSpec(ApiModel):
     """The content-addressed artifact store the workers exchange models through."""
 
@@ -230,7 +223,6 @@ class FLTaskSpec(ApiModel):
     slash_percent: float = Field(
         default=10.0, ge=0.0, le=100.0, description="Share of stake slashed; PerProposal: at least 0.01"
     )
-    aggregation: AggregationStrategy = Field(default=AggregationStrategy.FEDAVG)
     store: StoreSpec
     worker: WorkerSpec = Field(default_factory=WorkerSpec, json_schema_extra=_EMPTY_DEFAULT)
     job_template: JobTemplate = Field(default_factory=JobTemplate, json_schema_extra=_EMPTY_DEFAULT)

@@ -84,6 +84,11 @@ class Values(ApiModel):
     tolerations: list[dict[str, Any]] = Field(default_factory=list)
     dev_chain: DevChainValues = Field(default_factory=DevChainValues)
     store: StoreValues = Field(default_factory=StoreValues)
+    test_mode: bool = Field(
+        default=False,
+        description="Honour Participants' test.flalliance.io/behaviour annotations (attacks, for demos and "
+        "e2e tests); never in production",
+    )
 
 
 def values_schema() -> dict[str, Any]:

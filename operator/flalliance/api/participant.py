@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from flalliance.api.base import ApiModel, FmlAmount, ObjectName, SecretKeyRef
 from flalliance.api.conditions import Condition
@@ -14,6 +14,12 @@ from flalliance.api.fltask import GpuSpec, Resources, Toleration
 
 class TaskRef(ApiModel):
     name: ObjectName = Field(description="Name of the FLTask in the same namespace")
+
+
+# Volume sources a dataset may come from besides a PVC: those Pod Security's "restricted" level allows that
+# can hold data. Anything else (hostPath above all: the node's files) is refused at admission and again by
+# the operator, since whoever may create a Participant would otherwise choose what its pods mount.
+ALLOWED_VOLUME_SOURCES = ("configMap", "csi", "ephemeral", "persistentVolumeClaim")
 
 
 class DatasetSpec(ApiModel):
@@ -34,13 +40,43 @@ class DatasetSpec(ApiModel):
     persistent_volume_claim: ObjectName | None = Field(default=None, description="PVC holding the data")
     volume: dict[str, Any] | None = Field(
         default=None,
-        description="Any other core/v1 volume source (hostPath, nfs, csi, ...), as in a Pod's volumes[]",
-        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+        description=(
+            "Another volume source, as in a Pod's volumes[]: exactly one of "
+            + ", ".join(ALLOWED_VOLUME_SOURCES)
+            + " (no hostPath: nothing a namespace user writes may reach the node)"
+        ),
+        json_schema_extra={
+            # A map (source kind -> its settings), so that CEL can check the keys; each source's own
+            # fields are kept as written, as in a Pod's volumes[].
+            "additionalProperties": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            "maxProperties": 8,  # bounds the cost of the rule below
+            "x-kubernetes-validations": [
+                {
+                    "rule": "size(self) == 1 && self.all(k, k in "
+                    + "["
+                    + ", ".join(f"'{k}'" for k in ALLOWED_VOLUME_SOURCES)
+                    + "])",
+                    "message": "dataset.volume must hold exactly one of "
+                    + ", ".join(ALLOWED_VOLUME_SOURCES)
+                    + " (hostPath and other node-level sources are not allowed)",
+                }
+            ],
+        },
     )
     sub_path: str = Field(default="", pattern=r"^[^/].*$|^$", description="Sub-directory inside the volume")
-    format: Literal["builtin", "npz", "csv"] = Field(
-        default="npz", description="builtin names a packaged dataset (digits, ...) for demos"
-    )
+
+    @field_validator("volume")
+    @classmethod
+    def _safe_volume(cls, volume: dict[str, Any] | None) -> dict[str, Any] | None:
+        if volume is None:
+            return None
+        kinds = sorted(volume)
+        if len(kinds) != 1 or kinds[0] not in ALLOWED_VOLUME_SOURCES:
+            raise ValueError(
+                f"dataset.volume holds {', '.join(kinds) or 'nothing'}; it must hold exactly one of "
+                f"{', '.join(ALLOWED_VOLUME_SOURCES)} (hostPath and other node-level sources are not allowed)"
+            )
+        return volume
 
 
 class ParticipantSpec(ApiModel):
@@ -65,10 +101,6 @@ class ParticipantSpec(ApiModel):
         default=None, description="Where this participant's pods run (e.g. its GPU nodes)"
     )
     tolerations: list[Toleration] | None = Field(default=None, description="e.g. for tainted GPU nodes")
-    behaviour: Literal["honest", "label_flip", "gaussian", "scaled", "free_rider", "random"] = Field(
-        default="honest",
-        description="Test-only: make this participant's worker attack (for demos and e2e tests)",
-    )
 
 
 class ParticipantPhase(StrEnum):

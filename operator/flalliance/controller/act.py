@@ -273,6 +273,7 @@ class Actor:
             participant=p.spec,
             action=action,
             now=chain.now,
+            behaviour=p.behaviour,
         )
         if self.kube.create_job(manifest):
             log.info("created Job %s", manifest["metadata"]["name"])

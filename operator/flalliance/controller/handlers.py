@@ -30,11 +30,13 @@ _unfinished: dict[tuple[str, str], set[str]] = {}
 _settled: dict[tuple[str, str], asyncio.Event] = {}
 DEBOUNCE_SECONDS = 5.0
 _api: client.ApiClient | None = None
+_test_mode = False
 
 
-def configure_api(api: client.ApiClient) -> None:
-    global _api
-    _api = api
+def configure_api(api: client.ApiClient, *, test_mode: bool = False) -> None:
+    """The client the handlers use; `test_mode` honours Participants' attack annotations (demos, e2e)."""
+    global _api, _test_mode
+    _api, _test_mode = api, test_mode
 
 
 def _kube() -> Kube:
@@ -93,7 +95,7 @@ def _startup(settings: kopf.OperatorSettings, **_: Any) -> None:
 async def fltask_daemon(name: str, namespace: str | None, stopped: kopf.DaemonStopped, **_: Any) -> None:
     """Reconcile the FLTask until it is deleted (or the operator stops)."""
     assert namespace is not None  # FLTask is namespaced
-    reconciler = TaskReconciler(_kube(), namespace, name)
+    reconciler = TaskReconciler(_kube(), namespace, name, test_mode=_test_mode)
     waker = _wakers.setdefault((namespace, name), asyncio.Event())
     try:
         while not stopped:
@@ -122,7 +124,7 @@ async def fltask_daemon(name: str, namespace: str | None, stopped: kopf.DaemonSt
 async def fltask_deleted(name: str, namespace: str | None, **_: Any) -> None:
     """Settle local stakes if the task has ended, then remove the task's Jobs."""
     assert namespace is not None
-    reconciler = TaskReconciler(_kube(), namespace, name)
+    reconciler = TaskReconciler(_kube(), namespace, name, test_mode=_test_mode)
     await asyncio.to_thread(reconciler.reconcile)
     removed = await asyncio.to_thread(reconciler.kube.delete_jobs, namespace, name)
     log.info("FLTask %s/%s deleted: %d Jobs removed", namespace, name, removed)

@@ -110,8 +110,12 @@ def render_job(
     participant: ParticipantSpec,
     action: CreateJob,
     now: int,
+    behaviour: str = "honest",
 ) -> dict[str, Any]:
-    """The Job manifest for `action`; `now` is chain time, so the deadline matches the contract's."""
+    """The Job manifest for `action`; `now` is chain time, so the deadline matches the contract's.
+
+    `behaviour` is an attack for the worker to run, only ever set by an operator in test mode.
+    """
     name = job_name(task_name, action.kind.value, action.round, participant_name, action.attempt)
     labels = {
         **MANAGED_BY,
@@ -161,12 +165,11 @@ def render_job(
         {"name": "FLALLIANCE_TASK", "value": contract_address},
         {"name": "FLALLIANCE_KEY_FILE", "value": f"{WALLET_DIR}/key"},
         {"name": "FLALLIANCE_DATA_DIR", "value": DATA_DIR},
-        {"name": "FLALLIANCE_DATA_FORMAT", "value": participant.dataset.format},
-        {"name": "FLALLIANCE_BEHAVIOUR", "value": participant.behaviour},
         {"name": "FLALLIANCE_RESULT_FILE", "value": "/dev/termination-log"},
         {"name": "PYTHONUNBUFFERED", "value": "1"},
         *store_env,
         *logic_env,
+        *([{"name": "FLALLIANCE_BEHAVIOUR", "value": behaviour}] if behaviour != "honest" else []),
     ]
     container: dict[str, Any] = {
         "name": "worker",

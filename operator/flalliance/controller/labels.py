@@ -10,6 +10,9 @@ LABEL_ROUND = f"{LABEL_PREFIX}/round"
 LABEL_KIND = f"{LABEL_PREFIX}/kind"
 LABEL_PARTICIPANT = f"{LABEL_PREFIX}/participant"
 LABEL_ATTEMPT = f"{LABEL_PREFIX}/attempt"
+# Test mode only (`flalliance operator --test-mode`, the chart's `testMode`): the attack a Participant's
+# worker runs, for demos and e2e tests. Not an API field: a production operator ignores it and says so.
+ANNOTATION_BEHAVIOUR = "test.flalliance.io/behaviour"
 MANAGED_BY = {
     "app.kubernetes.io/managed-by": "flalliance-operator",
     "app.kubernetes.io/name": "flalliance-worker",

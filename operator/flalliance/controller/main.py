@@ -29,6 +29,13 @@ def register(sub: Any) -> None:
     p.add_argument("--metrics-port", type=int, default=8080, help="0 disables /metrics")
     p.add_argument("--health-port", type=int, default=8081, help="0 disables /healthz")
     p.add_argument("--log-level", default="INFO")
+    p.add_argument(
+        "--test-mode",
+        action="store_true",
+        default=os.environ.get("FLALLIANCE_TEST_MODE", "") == "true",
+        help="honour the test.flalliance.io/behaviour annotation (attacks for demos and e2e tests); "
+        "never in production (env FLALLIANCE_TEST_MODE=true)",
+    )
     p.set_defaults(func=run)
 
 
@@ -54,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
 
     configure_logging(args.log_level)
     api = _api(args.kubeconfig)
-    handlers.configure_api(api)
+    handlers.configure_api(api, test_mode=args.test_mode)
+    if args.test_mode:
+        log.warning("test mode: Participants' test.flalliance.io/behaviour annotations are honoured")
     if args.metrics_port:
         metrics.serve(args.metrics_port)
     stop = threading.Event()

@@ -10,18 +10,19 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from pydantic import ValidationError
 
-from flalliance.api.base import fml_to_wei
+from flalliance.api.base import field_errors, fml_to_wei
 from flalliance.api.fltask import FLTaskSpec
 from flalliance.api.participant import ParticipantSpec, ParticipantStatus
 from flalliance.chain.client import ChainClient
 from flalliance.chain.errors import ChainError
 from flalliance.controller.kube import Kube, KubeProblem
+from flalliance.controller.labels import ANNOTATION_BEHAVIOUR
 from flalliance.controller.status import Problem
 from flalliance.controller.training_logic import (
     MAX_TRAINING_LOGIC_BYTES,
@@ -32,6 +33,7 @@ from flalliance.controller.training_logic import (
     up_to_date,
 )
 from flalliance.controller.views import ParticipantView
+from flalliance.worker.settings import Behaviour
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class LocalParticipant:
     account: LocalAccount | None
     view: ParticipantView
     obj: dict[str, Any]
+    behaviour: str = "honest"
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Inputs:
     kube: Kube
     namespace: str
     name: str
+    test_mode: bool = False
     cache_seconds: float = 30.0
     _cache: dict[tuple[str, ...], tuple[float, Any]] = field(default_factory=dict)
     _clients: dict[tuple[str, int, str], ChainClient] = field(default_factory=dict)
@@ -202,7 +206,8 @@ class Inputs:
             try:
                 pspec = ParticipantSpec.model_validate(obj["spec"])
             except ValidationError as exc:
-                view = ParticipantView(name=name, stake=0, usable=False, problem=f"invalid spec: {exc}"[:500])
+                invalid = f"invalid spec: {field_errors(exc)}"[:500]
+                view = ParticipantView(name=name, stake=0, usable=False, problem=invalid)
                 out.append(LocalParticipant(name, None, status, generation, None, view, obj))
                 continue
             stake = fml_to_wei(pspec.stake)
@@ -231,8 +236,33 @@ class Inputs:
                 problem=problem,
                 deleting=deleting,
             )
-            out.append(LocalParticipant(name, pspec, status, generation, account, view, obj))
+            behaviour = self._behaviour(obj)
+            out.append(LocalParticipant(name, pspec, status, generation, account, view, obj, behaviour))
         return out
+
+    def _behaviour(self, obj: dict[str, Any]) -> str:
+        """The attack of a Participant's test annotation: honoured in test mode only, else reported."""
+        value = ((obj.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_BEHAVIOUR)
+        if value is None or value == "honest":
+            return "honest"
+        name = obj["metadata"]["name"]
+        if not self.test_mode:
+            key = ("ignored-behaviour", name, value)
+            if self._cache.get(key) is None:
+                self._cache[key] = (float("inf"), True)
+                self.kube.event(
+                    obj,
+                    "Warning",
+                    "TestAnnotationIgnored",
+                    f"{ANNOTATION_BEHAVIOUR}={value} is honoured only by an operator in test mode; "
+                    "this participant runs the honest worker",
+                )
+            return "honest"
+        if value not in get_args(Behaviour):
+            known = ", ".join(get_args(Behaviour))
+            log.warning("%s: %s=%s is not one of %s; honest", name, ANNOTATION_BEHAVIOUR, value, known)
+            return "honest"
+        return str(value)
 
 
 def chain_reason(exc: ChainError) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from flalliance.api.base import field_errors
 from flalliance.api.fltask import FLTaskSpec, FLTaskStatus
 from flalliance.chain.errors import ChainError
 from flalliance.chain.models import TaskConfig
@@ -54,6 +55,7 @@ class TaskReconciler:
     name: str
     poll_active: float = 1.0
     poll_idle: float = 5.0
+    test_mode: bool = False
     _config: TaskConfig | None = None
     _failures: int = 0
     # What the last full pass saw of the chain, for the cheap check between passes (`needs_pass`).
@@ -64,7 +66,7 @@ class TaskReconciler:
     status: StatusWriter = field(init=False)
 
     def __post_init__(self) -> None:
-        self.inputs = Inputs(self.kube, self.namespace, self.name)
+        self.inputs = Inputs(self.kube, self.namespace, self.name, test_mode=self.test_mode)
         self.actor = Actor(self.kube, self.namespace, self.name, self.inputs)
         self.status = StatusWriter(self.kube, self.namespace, self.name, self.actor.accuracies)
 
@@ -117,7 +119,7 @@ class TaskReconciler:
             if spec.arena_task_id is not None:
                 task_params(spec)  # what createTask would send: the contract's creation rules, checked first
         except ValidationError as exc:
-            problem = Problem("Ready", "InvalidSpec", str(exc).replace("\n", " ")[:900])
+            problem = Problem("Ready", "InvalidSpec", field_errors(exc)[:900])
             self.status.write_task(obj, previous, generation, None, None, [problem])
             return 60.0
         problems: list[Problem] = []

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from flalliance.chain.client import ChainClient
 from flalliance.chain.task import TaskClient
+from flalliance.controller.labels import ANNOTATION_BEHAVIOUR
 
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
 WEI = 10**18
@@ -133,7 +134,7 @@ def read_outcome(
             ParticipantOutcome(
                 name=p["metadata"]["name"],
                 address=addr,
-                behaviour=(p.get("spec") or {}).get("behaviour", "honest"),
+                behaviour=_behaviour(p),
                 stake_wei=info.joined_stake,
                 remaining_stake_wei=info.stake,
                 rewarded_wei=info.rewarded_total,
@@ -231,3 +232,9 @@ def summary_text(outcome: TaskOutcome, elapsed_seconds: float | None = None) -> 
         f"{'balanced' if e.balanced else 'UNBALANCED'}, {'solvent' if e.solvent else 'INSOLVENT'}"
     )
     return "\n".join(lines)
+
+
+def _behaviour(participant: Mapping[str, Any]) -> str:
+    """The attack a test-mode operator ran for this participant (its test annotation), else honest."""
+    annotations = (participant.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(ANNOTATION_BEHAVIOUR, "honest"))

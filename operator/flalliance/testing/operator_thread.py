@@ -12,8 +12,8 @@ from kubernetes import client
 
 
 class OperatorThread:
-    def __init__(self, api: client.ApiClient, namespace: str) -> None:
-        self.api, self.namespace = api, namespace
+    def __init__(self, api: client.ApiClient, namespace: str, *, test_mode: bool = False) -> None:
+        self.api, self.namespace, self.test_mode = api, namespace, test_mode
         self.thread: threading.Thread | None = None
         self.stop_flag: threading.Event | None = None
 
@@ -22,7 +22,7 @@ class OperatorThread:
 
         from flalliance.controller import handlers
 
-        handlers.configure_api(self.api)
+        handlers.configure_api(self.api, test_mode=self.test_mode)
         self.stop_flag = threading.Event()
         ready = threading.Event()
         flag = self.stop_flag

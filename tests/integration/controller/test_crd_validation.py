@@ -82,7 +82,7 @@ TASK_CASES = [
     ("spec.payoutPolicy", "Everyone", "spec.payoutPolicy"),
     ("spec.slashPercent", 150, "spec.slashPercent"),
     ("spec.slashPercent", 0, "spec.slashPercent"),  # PerProposal (the default) needs slashing
-    ("spec.aggregation", "mean", "spec.aggregation"),
+    ("spec.aggregation", "fedavg", "spec.aggregation"),  # removed: read by nothing
     ("spec.store", DELETE, "spec.store"),
     ("spec.store.url", "http://bucket", "spec.store.url"),
     (
@@ -113,8 +113,15 @@ PARTICIPANT_CASES = [
         "spec.dataset.persistentVolumeClaim",
     ),
     ("spec.dataset.subPath", "/abs", "spec.dataset.subPath"),
-    ("spec.dataset.format", "parquet", "spec.dataset.format"),
-    ("spec.behaviour", "evil", "spec.behaviour"),
+    ("spec.dataset.format", "npz", "spec.dataset.format"),  # removed: read by nothing
+    ("spec.behaviour", "gaussian", "spec.behaviour"),  # attacks are test mode only, not an API field
+    ("spec.dataset", {"volume": {"hostPath": {"path": "/etc"}}}, "spec.dataset.volume"),
+    ("spec.dataset", {"volume": {"nfs": {"server": "x", "path": "/"}}}, "spec.dataset.volume"),
+    (
+        "spec.dataset",
+        {"volume": {"csi": {"driver": "d"}, "hostPath": {"path": "/"}}},
+        "spec.dataset.volume",
+    ),
 ]
 
 

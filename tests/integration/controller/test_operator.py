@@ -27,6 +27,7 @@ from flalliance.chain.harness import ETHER, derived_accounts
 from flalliance.chain.models import Status
 from flalliance.chain.task import TaskClient
 from flalliance.chain.token import TokenClient
+from flalliance.controller.labels import ANNOTATION_BEHAVIOUR
 from flalliance.fl.datasets import load_builtin
 from flalliance.fl.partition import PartitionRecord, dirichlet, write_partitions
 from flalliance.store.local import LocalStore
@@ -283,6 +284,57 @@ def test_a_per_proposal_task_shorter_than_an_epoch_is_an_invalid_spec(
         operator.stop()
     assert cond["status"] == "False" and "rounds must be >= 2 under PerProposal" in cond["message"]
     assert get(kube_api, ns, "fltasks", "digits")["status"].get("contractAddress") is None
+
+
+def test_a_contract_address_with_a_wrong_checksum_is_named_in_the_condition(
+    kube_api: client.ApiClient, ns: str, world: dict[str, Any]
+) -> None:
+    """Before: accepted, then `ChainReachable=False: call config reverted` (the field never named)."""
+    from eth_utils.address import to_checksum_address
+
+    good = to_checksum_address(world["system"].factory)
+    flipped = good[:2] + next(
+        good[2:i] + c.swapcase() + good[i + 1 :] for i, c in enumerate(good) if i >= 2 and c.isalpha()
+    )
+    body = fltask(world, contractAddress=flipped)
+    del body["spec"]["arenaTaskId"]
+    create(kube_api, ns, "fltasks", body)
+    operator = OperatorThread(kube_api, ns)
+    operator.start()
+    try:
+        cond = wait_for("InvalidSpec", lambda: _condition(kube_api, ns, "InvalidSpec"), timeout=60)
+    finally:
+        operator.stop()
+    assert cond["type"] == "Ready" and cond["status"] == "False"
+    assert cond["message"].startswith("spec.contractAddress: ") and f"must match {good}" in cond["message"]
+    reasons = [c["reason"] for c in get(kube_api, ns, "fltasks", "digits")["status"]["conditions"]]
+    assert "ChainError" not in reasons
+
+
+def test_a_test_annotation_is_ignored_and_reported_outside_test_mode(
+    kube_api: client.ApiClient, ns: str, world: dict[str, Any]
+) -> None:
+    """The attack switch is not part of the API: a production operator runs the honest worker."""
+    create(kube_api, ns, "fltasks", fltask(world, rounds=2))
+    for i in range(4):
+        body = participant(i)
+        body["metadata"]["annotations"] = {ANNOTATION_BEHAVIOUR: "gaussian"}
+        create(kube_api, ns, "participants", body)
+    operator = OperatorThread(kube_api, ns)
+    operator.start()
+    try:
+
+        def pioneer_job() -> list[Any]:
+            jobs = client.BatchV1Api(kube_api).list_namespaced_job(ns).items
+            return [j for j in jobs if "-pioneer-" in j.metadata.name]
+
+        jobs = wait_for("the pioneer's Job", pioneer_job, timeout=120)
+    finally:
+        operator.stop()
+    env = {e.name for e in jobs[0].spec.template.spec.containers[0].env}
+    assert "FLALLIANCE_BEHAVIOUR" not in env
+    ignored = [m for r, m in events(kube_api, ns) if r == "TestAnnotationIgnored"]
+    assert len(ignored) == 4 and all("test mode" in m for m in ignored)
 
 
 def test_a_killed_worker_pod_is_retried_and_the_round_completes(

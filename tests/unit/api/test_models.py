@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from flalliance.api.base import fml_to_wei, wei_to_fml
+from flalliance.api.base import field_errors, fml_to_wei, wei_to_fml
 from flalliance.api.conditions import set_condition
 from flalliance.api.fltask import FLTaskSpec
 from flalliance.api.participant import ParticipantSpec
@@ -89,7 +89,48 @@ def test_participant_requires_exactly_one_dataset_source_in_cel_only() -> None:
             "dataset": {"persistentVolumeClaim": "alice-data", "subPath": "alice"},
         }
     )
-    assert spec.behaviour == "honest"
+    assert spec.dataset.persistent_volume_claim == "alice-data" and spec.dataset.volume is None
+
+
+PARTICIPANT = {"taskRef": {"name": "t"}, "walletSecret": {"name": "k"}, "stake": "20"}
+
+
+@pytest.mark.parametrize(
+    "volume",
+    [{"hostPath": {"path": "/etc"}}, {"nfs": {"server": "n", "path": "/"}}, {}, {"csi": {}, "hostPath": {}}],
+)
+def test_a_dataset_volume_that_could_reach_the_node_is_refused_naming_the_field(volume: dict) -> None:
+    with pytest.raises(ValidationError) as info:
+        ParticipantSpec.model_validate({**PARTICIPANT, "dataset": {"volume": volume}})
+    assert "spec.dataset.volume" in field_errors(info.value)
+    assert "hostPath and other node-level sources are not allowed" in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["csi", "ephemeral", "configMap", "persistentVolumeClaim"])
+def test_dataset_volumes_of_the_allow_list_are_accepted(kind: str) -> None:
+    spec = ParticipantSpec.model_validate({**PARTICIPANT, "dataset": {"volume": {kind: {}}}})
+    assert spec.dataset.volume == {kind: {}}
+
+
+def test_removed_fields_are_refused_as_unknown() -> None:
+    dataset = {"persistentVolumeClaim": "d"}
+    for extra in ({"behaviour": "gaussian"}, {"dataset": {**dataset, "format": "npz"}}):
+        with pytest.raises(ValidationError):
+            ParticipantSpec.model_validate({**PARTICIPANT, "dataset": dataset, **extra})
+
+
+def test_a_mixed_case_address_with_a_wrong_checksum_is_refused_naming_the_field() -> None:
+    good = "0x5FbDB2315678afecb367f032d93F642f64180aa3"  # EIP-55
+    chain = {"rpcUrl": "http://127.0.0.1:8545", "chainId": 31337, "operatorKeySecret": {"name": "op"}}
+    base = {"chain": chain, "trainingLogic": {"hash": "0x" + "ab" * 32}, "store": {"url": "s3://bucket/p"}}
+    assert FLTaskSpec.model_validate({**base, "contractAddress": good}).contract_address == good
+    for plain in (good.lower(), "0x" + good[2:].upper()):  # no checksum to check
+        assert FLTaskSpec.model_validate({**base, "contractAddress": plain}).contract_address == plain
+    wrong = "0x5f" + good[4:]  # one letter's case flipped: the same address, mistyped
+    with pytest.raises(ValidationError) as info:
+        FLTaskSpec.model_validate({**base, "contractAddress": wrong})
+    text = field_errors(info.value)
+    assert text.startswith("spec.contractAddress: ") and "EIP-55" in text and f"must match {good}" in text
 
 
 def test_condition_transition_time_moves_only_on_status_change() -> None:

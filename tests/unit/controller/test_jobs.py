@@ -107,17 +107,28 @@ def test_scheduling_and_resources_come_from_the_template_unless_overridden() -> 
     assert pod["containers"][0]["resources"] == {"limits": {"nvidia.com/gpu": 1}}
 
 
-def test_other_volume_sources_pass_through() -> None:
+def test_allowed_volume_sources_pass_through() -> None:
+    csi = {"driver": "nfs.csi.k8s.io", "volumeAttributes": {"share": "/bob"}}
     other = ParticipantSpec.model_validate(
         {
             "taskRef": {"name": "digits"},
             "walletSecret": {"name": "bob-wallet"},
             "stake": "20",
-            "dataset": {"volume": {"hostPath": {"path": "/srv/bob"}}},
+            "dataset": {"volume": {"csi": csi}},
         }
     )
     pod = render(participant=other, participant_name="bob")["spec"]["template"]["spec"]
-    assert {"name": "data", "hostPath": {"path": "/srv/bob"}} in pod["volumes"]
+    assert {"name": "data", "csi": csi} in pod["volumes"]
+    assert not any("hostPath" in v for v in pod["volumes"])
+
+
+def test_only_a_test_mode_behaviour_reaches_the_worker() -> None:
+    def env(**kw: str) -> dict[str, str]:
+        container = render(**kw)["spec"]["template"]["spec"]["containers"][0]
+        return {e["name"]: e.get("value", "") for e in container["env"]}
+
+    assert "FLALLIANCE_BEHAVIOUR" not in env()
+    assert env(behaviour="label_flip")["FLALLIANCE_BEHAVIOUR"] == "label_flip"
 
 
 def test_inline_logic_mounts_its_config_map_read_only_and_names_the_file() -> None:
