@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,9 @@ class Run:
     operator_killed: str = ""
     operator_after: str = ""
     worker_killed: str = ""  # the Job whose pod was killed
+    takeover_seconds: float = 0.0  # from the leader's deletion to the Lease held by another replica
+    operator_restarts: dict[str, int] = field(default_factory=dict)  # every operator pod at the end
+    metrics: str = ""  # the leader's /metrics at the end
     log: list[str] = field(default_factory=list)
 
     def by_name(self) -> dict[str, str]:
@@ -69,10 +73,12 @@ def _running_pods(api: client.ApiClient, ns: str, selector: str) -> list[client.
     return [p for p in pods if p.status.phase == "Running" and p.metadata.deletion_timestamp is None]
 
 
-def _drive(api: client.ApiClient, rel: Release, run_log: list[str]) -> dict[str, str]:
+def _drive(api: client.ApiClient, rel: Release, run_log: list[str]) -> dict[str, Any]:
     """Follow the task to its end, deleting the leader and a worker pod on the way; says what it killed."""
     co, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
-    ns, killed = rel.namespace, {"operator": "", "operator_after": "", "worker": ""}
+    ns = rel.namespace
+    killed: dict[str, Any] = {"operator": "", "operator_after": "", "worker": "", "takeover": 0.0}
+    deleted_at = 0.0
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         task = co.get_namespaced_custom_object(GROUP, VERSION, ns, "fltasks", "digits")
@@ -84,12 +90,15 @@ def _drive(api: client.ApiClient, rel: Release, run_log: list[str]) -> dict[str,
         if rnd == OPERATOR_KILL_ROUND and not killed["operator"] and _running_pods(api, ns, train):
             leader = _lease_holder(api, rel)
             core.delete_namespaced_pod(leader, ns)
+            deleted_at = time.monotonic()
             killed["operator"] = leader
             run_log.append(f"round {rnd} ({st.get('roundPhase')}): deleted the leader pod {leader}")
         if killed["operator"] and not killed["operator_after"]:
             holder = _lease_holder(api, rel)
             if holder and holder != killed["operator"]:
                 killed["operator_after"] = holder
+                killed["takeover"] = time.monotonic() - deleted_at
+                run_log.append(f"{holder} took the Lease over after {killed['takeover']:.1f} s")
         if rnd == WORKER_KILL_ROUND and not killed["worker"]:
             pods = _running_pods(api, ns, train)
             if pods:
@@ -142,16 +151,38 @@ def run(api_client: client.ApiClient, kubeconfig: Path) -> Iterator[Run]:
                 chain = ChainClient(f"http://127.0.0.1:{port}")
                 outcome = read_outcome(chain, task, parts)
                 events = EventReader(chain, TaskClient(chain, outcome.contract).contract).poll()
+            operators = client.CoreV1Api(api_client).list_namespaced_pod(
+                ns, label_selector="app.kubernetes.io/component=operator"
+            )
+            restarts = {
+                p.metadata.name: sum(c.restart_count for c in p.status.container_statuses or [])
+                for p in operators.items
+            }
+            leader = _lease_holder(api_client, rel)
+            with (
+                port_forward(
+                    ns, f"pod/{leader}", 8080, kubectl=tools.kubectl_bin, kubeconfig=str(kubeconfig)
+                ) as port,
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply,
+            ):
+                scraped = reply.read().decode()
             yield Run(
                 release=rel, task=task, participants=parts, jobs=jobs, outcome=outcome, events=events,
                 supply_before=supply_before, supply_after=outcome.total_supply_wei, seconds=seconds,
                 operator_killed=killed["operator"], operator_after=killed["operator_after"],
-                worker_killed=killed["worker"], log=log,
+                worker_killed=killed["worker"], takeover_seconds=killed["takeover"],
+                operator_restarts=restarts, metrics=scraped, log=log,
             )  # fmt: skip
         finally:
             # The FLTask's finalizer needs the operator: delete the example before the release.
             rel.kubectl("delete", "fltasks,participants", "--all", "--wait", "--timeout=120s", check=False)
             rel.helm("uninstall", rel.name, "--wait", "--timeout", "3m", check=False)
+
+
+def test_no_operator_replica_restarts_over_the_whole_task(run: Run) -> None:
+    """Two replicas: the standby answers its liveness probe too (it was killed about every 70 s before)."""
+    assert len(run.operator_restarts) == 2, run.operator_restarts
+    assert not any(run.operator_restarts.values()), run.operator_restarts
 
 
 def test_every_round_completes(run: Run) -> None:
@@ -220,6 +251,7 @@ def test_global_accuracy_reaches_the_target(run: Run) -> None:
 def test_operator_pod_deleted_mid_round_no_duplicate_job_or_transaction(run: Run) -> None:
     assert run.operator_killed, f"the leader was never deleted: {run.log}"
     assert run.operator_after and run.operator_after != run.operator_killed, "no other replica took over"
+    print(f"takeover after the leader's deletion: {run.takeover_seconds:.1f} s")
     # Jobs: exactly one per (round, kind, participant), none re-created as a new attempt.
     labels = [j.metadata.labels for j in run.jobs]
     keys = collections.Counter(

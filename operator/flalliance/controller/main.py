@@ -27,7 +27,9 @@ def register(sub: Any) -> None:
     p.add_argument("--lease-seconds", type=int, default=15)
     p.add_argument("--no-leader-election", action="store_true")
     p.add_argument("--metrics-port", type=int, default=8080, help="0 disables /metrics")
-    p.add_argument("--health-port", type=int, default=8081, help="0 disables /healthz")
+    p.add_argument(
+        "--health-port", type=int, default=8081, help="/healthz for leader and standby; 0 disables it"
+    )
     p.add_argument("--log-level", default="INFO")
     p.add_argument(
         "--test-mode",
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     import kopf
     from kopf._core.engines.peering import Identity  # kopf's NewType for operator identities
 
-    from flalliance.controller import handlers, metrics
+    from flalliance.controller import handlers, health, metrics
     from flalliance.controller.leader import LeaderElector
 
     configure_logging(args.log_level)
@@ -67,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     if args.metrics_port:
         metrics.serve(args.metrics_port)
     stop = threading.Event()
+    status = health.Health()
+    if args.health_port:  # before the Lease: a standby must answer its liveness probe too
+        health.serve(status, args.health_port)
     elector = None
     # An explicit identity: kopf's default asks getpass for the user name, which fails for the image's
     # numeric non-root user (no /etc/passwd entry).
@@ -87,7 +92,10 @@ def run(args: argparse.Namespace) -> int:
             os.kill(os.getpid(), signal.SIGTERM)
 
         elector.keep_renewing(lost)
-    liveness = f"http://0.0.0.0:{args.health_port}/healthz" if args.health_port else None
+    liveness = None
+    if args.health_port:  # kopf's own endpoint, reached only through ours
+        liveness = f"http://127.0.0.1:{args.health_port + 1}/healthz"
+        status.leading(liveness)
     try:
         # No kopf.configure(): it adds its own plain-text root handler beside our JSON one (every line twice).
         # kopf's loggers propagate to the JSON handler; asyncio's debug chatter stays out, as with kopf.

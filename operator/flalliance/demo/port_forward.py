@@ -24,7 +24,7 @@ def port_forward(
     kubeconfig: str | None = None,
     timeout: float = 30.0,
 ) -> Iterator[int]:
-    """Yields the local port forwarded to ``service:port`` in ``namespace``."""
+    """Yields the local port forwarded to ``service:port`` in ``namespace`` (``pod/<name>`` for a pod)."""
     config = ["--kubeconfig", kubeconfig] if kubeconfig else []
     proc = subprocess.Popen(
         [
@@ -35,7 +35,7 @@ def port_forward(
             "port-forward",
             "--address",
             "127.0.0.1",
-            f"svc/{service}",
+            service if "/" in service else f"svc/{service}",  # a Service, or e.g. pod/<name>
             f":{port}",
         ],
         stdout=subprocess.PIPE,
