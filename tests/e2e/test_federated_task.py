@@ -185,6 +185,39 @@ def test_no_operator_replica_restarts_over_the_whole_task(run: Run) -> None:
     assert not any(run.operator_restarts.values()), run.operator_restarts
 
 
+def _samples(text: str, name: str) -> dict[str, float]:
+    """The samples of one metric in Prometheus' text format: labels -> value."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(name) and not line.startswith("#"):
+            labels, _, value = line[len(name) :].rpartition(" ")
+            out[labels] = float(value)
+    return out
+
+
+def test_every_advertised_metric_is_updated(run: Run) -> None:
+    """Scraped from the replica that led since round 3 (before: jobs_total and phase_duration_seconds were
+    never updated, and rounds_total's only outcome was `finalized`)."""
+    jobs = _samples(run.metrics, "flalliance_jobs_total")
+    assert jobs.get('{kind="train",outcome="succeeded"}', 0) >= 2 * (ROUNDS - OPERATOR_KILL_ROUND - 1), jobs
+    assert jobs.get('{kind="validate",outcome="succeeded"}', 0) >= 2, jobs
+    rounds = _samples(run.metrics, "flalliance_rounds_total")
+    assert rounds and all('outcome="finalized"' not in k for k in rounds), rounds
+    assert sum(rounds.values()) >= ROUNDS - OPERATOR_KILL_ROUND - 1, rounds
+    assert sum(v for k, v in rounds.items() if 'outcome="accepted"' in k) >= 1, rounds
+    phases = _samples(run.metrics, "flalliance_phase_duration_seconds_count")
+    for phase in ("Proposing", "Committing", "Revealing"):
+        assert phases.get(f'{{phase="{phase}"}}', 0) >= 1, phases
+    for name in (
+        "flalliance_reconciles_total",
+        "flalliance_actions_total",
+        "flalliance_task_round",
+        "flalliance_chain_tx_seconds_count",
+        "flalliance_reconcile_stage_seconds_count",
+    ):
+        assert sum(_samples(run.metrics, name).values()) > 0, name
+
+
 def test_every_round_completes(run: Run) -> None:
     o = run.outcome
     assert o.phase == "Completed", (o.phase, run.task.get("status", {}).get("conditions"))

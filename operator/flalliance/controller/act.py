@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from flalliance.api.base import fml_to_wei
+from flalliance.api.base import fml_to_wei, wei_to_fml
 from flalliance.api.fltask import FLTaskSpec, FLTaskStatus, PayoutPolicy
 from flalliance.chain.client import ChainClient
 from flalliance.chain.errors import ChainError, ContractRevert
@@ -29,6 +29,7 @@ from flalliance.controller.actions import (
     Finalize,
     Join,
     Missed,
+    RefundPool,
     Reveal,
     StartRound,
     Withdraw,
@@ -52,6 +53,7 @@ BENIGN_REVERTS = {
     "NothingToClaim",
     "AlreadyWithdrawn",
     "NotClosable",
+    "NothingToRefund",
 }
 # Concurrent API calls / transactions of one pass (Job creation, reveals, status writes).
 PARALLELISM = 8
@@ -149,12 +151,19 @@ class Actor:
                 self.kube.event(obj, "Normal", "RoundStarted", f"round {action.round} started")
             elif isinstance(action, Finalize):
                 self._tx("finalizeRound", lambda: task.finalize_round())
-                metrics.ROUNDS.labels(self.namespace, self.name, "finalized").inc()
                 self.kube.event(obj, "Normal", "RoundFinalized", f"round {action.round} finalized")
             elif isinstance(action, Close):
                 self._tx("close", lambda: task.close())
                 self.kube.event(
-                    obj, "Normal", "TaskClosed", "task closed; unspent reward returned to its funder"
+                    obj, "Normal", "TaskClosed", "task closed; stakes can be withdrawn, the pool refunded"
+                )
+            elif isinstance(action, RefundPool):
+                self._tx("refundPool", lambda: task.refund_pool())
+                self.kube.event(
+                    obj,
+                    "Normal",
+                    "PoolRefunded",
+                    f"{wei_to_fml(action.amount)} $FML of unearned reward returned to the task's funder",
                 )
             elif isinstance(action, Join | Reveal | Claim | Withdraw):
                 self._participant_tx(action, obj, spec, task, by_name[action.participant], jobs)

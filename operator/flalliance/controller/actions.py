@@ -60,9 +60,16 @@ class Withdraw(Frozen):
 
 
 class Close(Frozen):
-    """Close an expired task so the unspent reward returns to its funder and stakes can be withdrawn."""
+    """Close an expired (or never started) task so that stakes can be withdrawn and the pool refunded."""
 
     type: Literal["Close"] = "Close"
+
+
+class RefundPool(Frozen):
+    """After the end: send the reward nobody earned (unspent rounds, forfeits, dust) back to the funder."""
+
+    type: Literal["RefundPool"] = "RefundPool"
+    amount: int
 
 
 class Missed(Frozen):
@@ -75,4 +82,16 @@ class Missed(Frozen):
     reason: str
 
 
-Action = CreateTask | Join | StartRound | CreateJob | Reveal | Finalize | Claim | Withdraw | Close | Missed
+Action = (
+    CreateTask
+    | Join
+    | StartRound
+    | CreateJob
+    | Reveal
+    | Finalize
+    | Claim
+    | Withdraw
+    | Close
+    | RefundPool
+    | Missed
+)

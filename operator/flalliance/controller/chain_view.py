@@ -142,6 +142,7 @@ def read_view(task: TaskClient, config: TaskConfig, seats: Mapping[str, str]) ->
         max_participants=params.max_participants,
         min_stake=params.min_stake,
         global_model=None if int(state.global_model, 16) == 0 else state.global_model,
+        pool=state.pool,
         seats=tuple(seat_views),
     )
     return view, needs_close and not view.ended

@@ -8,14 +8,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 from kubernetes import client
 
 from flalliance.api import GROUP, VERSION
+from flalliance.controller import metrics
 from flalliance.controller.kube import Kube
-from flalliance.controller.labels import LABEL_TASK, MANAGED_BY
+from flalliance.controller.labels import LABEL_KIND, LABEL_TASK, MANAGED_BY
 from flalliance.controller.reconciler import STOP, TaskReconciler
 
 log = logging.getLogger(__name__)
@@ -149,6 +151,8 @@ async def _job_event(body: kopf.Body, type: str | None, **_: Any) -> None:
         return
     key = (meta["namespace"], task)
     running = _unfinished.setdefault(key, set())
+    if type == "DELETED":
+        _counted.discard(meta.get("uid", ""))
     if finished or type == "DELETED":
         running.discard(meta["name"])
     else:
@@ -156,7 +160,27 @@ async def _job_event(body: kopf.Body, type: str | None, **_: Any) -> None:
     if (failed or not running) and key in _settled:
         _settled[key].set()
     if finished or failed:
+        _count_job(body, failed)
         wake(*key)
+
+
+_counted: set[str] = set()
+_STARTED = datetime.now(UTC)
+
+
+def _count_job(body: kopf.Body, failed: bool) -> None:
+    """Count a finished Job once, and only if it finished while this process ran (kopf lists every Job
+    again at start: counting those would count the same Jobs again in each new leader)."""
+    meta, status = body.get("metadata", {}), body.get("status", {})
+    uid = meta.get("uid", "")
+    ended = status.get("completionTime") or next(
+        (c.get("lastTransitionTime") for c in status.get("conditions", []) if c.get("type") == "Failed"), None
+    )
+    if uid in _counted or not ended or datetime.fromisoformat(str(ended).replace("Z", "+00:00")) < _STARTED:
+        return
+    _counted.add(uid)
+    kind = meta.get("labels", {}).get(LABEL_KIND, "unknown")
+    metrics.JOB_OUTCOMES.labels(kind, "failed" if failed else "succeeded").inc()
 
 
 _generations: dict[tuple[str, str], int] = {}

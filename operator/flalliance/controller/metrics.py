@@ -9,16 +9,22 @@ RECONCILE_ERRORS = Counter(
     "flalliance_reconcile_errors_total", "Reconcile passes that raised", ["namespace", "task", "reason"]
 )
 ACTIONS = Counter("flalliance_actions_total", "Actions carried out", ["namespace", "task", "action"])
-ROUNDS = Counter("flalliance_rounds_total", "Rounds finalized, by outcome", ["namespace", "task", "outcome"])
+ROUNDS = Counter(
+    "flalliance_rounds_total",
+    "Rounds finalized on the chain, by outcome (accepted, rejected, aborted)",
+    ["namespace", "task", "outcome"],
+)
 ROUND = Gauge("flalliance_task_round", "Current round of a task", ["namespace", "task"])
 PHASE_SECONDS = Histogram(
     "flalliance_phase_duration_seconds",
-    "Observed wall time of each round phase",
+    "Observed wall time of each round phase (phases whose start this replica saw)",
     ["phase"],
     buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600),
 )
 JOB_OUTCOMES = Counter(
-    "flalliance_jobs_total", "Worker Jobs finished, by kind and outcome", ["kind", "outcome"]
+    "flalliance_jobs_total",
+    "Worker Jobs finished, by kind and outcome (succeeded, failed)",
+    ["kind", "outcome"],
 )
 TX_SECONDS = Histogram(
     "flalliance_chain_tx_seconds",

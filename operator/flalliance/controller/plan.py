@@ -19,6 +19,7 @@ from flalliance.controller.actions import (
     Finalize,
     Join,
     Missed,
+    RefundPool,
     Reveal,
     StartRound,
     Withdraw,
@@ -61,7 +62,7 @@ def plan(
     if needs_close:
         return [Close()]
     if chain.ended:
-        return _settle(chain)
+        return _settle(chain, funder=task.creates_contract)
     if task.deleting:
         return []  # no new work for a task being deleted; stakes stay withdrawable on-chain
 
@@ -144,13 +145,19 @@ def _failure_reason(job: JobView) -> str:
     return f"Job {job.name} failed (exit code {job.exit_code})"
 
 
-def _settle(chain: ChainView) -> list[Action]:
+def _settle(chain: ChainView, *, funder: bool) -> list[Action]:
     """After the end: withdraw the remaining stake (which also vests PerProposal rewards), then claim what
-    is claimable, for every local seat. Rewards a withdrawal vests are claimed on the next pass."""
+    is claimable, for every local seat. Rewards a withdrawal vests are claimed on the next pass.
+
+    The task's creator (`funder`: this FLTask made the contract) then refunds the pool once its own seats
+    are settled; other organisations' withdrawals may forfeit more into it later, refunded the same way.
+    """
     actions: list[Action] = []
     for seat in sorted(chain.seats, key=lambda s: s.participant):
         if seat.joined and not seat.withdrawn:
             actions.append(Withdraw(participant=seat.participant))
         if seat.claimable > 0:
             actions.append(Claim(participant=seat.participant))
+    if funder and not actions and chain.pool > 0:
+        actions.append(RefundPool(amount=chain.pool))
     return actions

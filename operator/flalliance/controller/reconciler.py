@@ -29,6 +29,7 @@ from flalliance.controller.actions import (
     CreateTask,
     Finalize,
     Join,
+    RefundPool,
     Reveal,
     StartRound,
     Withdraw,
@@ -191,7 +192,8 @@ class TaskReconciler:
                     continue
                 self.actor.act(action, ctx)
             only_tx = all(
-                isinstance(a, Reveal | Finalize | StartRound | Join | Claim | Withdraw) for a in actions
+                isinstance(a, Reveal | Finalize | StartRound | Join | Claim | Withdraw | RefundPool)
+                for a in actions
             )
             moved = self.actor.sent != sent_before
             if not moved or not only_tx or task is None or self._config is None or problems:

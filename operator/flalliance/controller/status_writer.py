@@ -7,6 +7,7 @@ it differs from what the object holds, so a quiet pass makes no write.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,10 @@ class StatusWriter:
     reported: set[str] = field(default_factory=set)
     _reader: EventReader | None = None
     _events: list[Event] = field(default_factory=list)
+    # The round phase last seen and when this replica first saw it (None until a phase change is seen,
+    # so the first, partly observed phase is never timed).
+    _phase: tuple[int, str] | None = None
+    _phase_since: float | None = None
 
     def summaries(self, task: TaskClient, config: TaskConfig | None, previous: FLTaskStatus) -> Any:
         """The round summaries: the previous ones, updated with the events since the last pass."""
@@ -44,8 +49,14 @@ class StatusWriter:
                 created_at, task.client.block_number(), task.client.block_timestamp
             )
             self._reader = EventReader(task.client, task.contract, start_block=start)
+        history = not self._events  # the first poll reads the task's past: not counted as new rounds
         for ev in self._reader.poll():
             self._events.append(Event(ev.name, ev.args))
+            if ev.name == "RoundFinalized" and not history:
+                outcome = (
+                    "aborted" if ev.args["aborted"] else "accepted" if ev.args["accepted"] else "rejected"
+                )
+                metrics.ROUNDS.labels(self.namespace, self.name, outcome).inc()
         return summarize(self._events, self.accuracies, previous.rounds)
 
     def write_task(
@@ -81,9 +92,21 @@ class StatusWriter:
                 self.kube.event(obj, "Warning", p.reason, p.message)
         if chain is not None:
             metrics.ROUND.labels(self.namespace, self.name).set(chain.round)
+            self._time_phase(chain)
         new = status.to_k8s()
         if new != before.to_k8s():
             self.kube.patch_status(self.namespace, "fltasks", self.name, new)
+
+    def _time_phase(self, chain: ChainView) -> None:
+        """Observe how long each round phase lasted, from this replica's first sight of it to the next."""
+        seen = (chain.round, chain.phase.value)
+        if seen == self._phase:
+            return
+        now = time.monotonic()
+        if self._phase is not None and self._phase_since is not None:
+            metrics.PHASE_SECONDS.labels(self._phase[1]).observe(now - self._phase_since)
+        self._phase_since = now if self._phase is not None else None
+        self._phase = seen
 
     def write_participants(self, chain: ChainView, participants: list[LocalParticipant]) -> None:
         patches: list[tuple[str, dict[str, Any]]] = []

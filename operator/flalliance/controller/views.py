@@ -101,6 +101,7 @@ class ChainView(Frozen):
     max_participants: int
     min_stake: int
     global_model: str | None = None
+    pool: int = Field(default=0, description="Reward not allocated to anyone, wei (refundable after the end)")
     seats: tuple[Seat, ...] = ()
 
     def seat(self, participant: str) -> Seat | None:

@@ -93,6 +93,9 @@ def _secret(core: client.CoreV1Api, ns: str, name: str, key: str) -> None:
     )
 
 
+PHASES = {"join": 600, "pioneer": 300, "propose": 300, "commit": 300, "reveal": 300}
+
+
 def fltask(world: dict[str, Any], name: str = "digits", **spec: Any) -> dict[str, Any]:
     system: DeployedSystem = world["system"]
     body = {
@@ -113,7 +116,7 @@ def fltask(world: dict[str, Any], name: str = "digits", **spec: Any) -> dict[str
             "maxParticipants": 4,
             "proposerFraction": 0.5,
             "minStake": "10",
-            "phaseDurations": {"join": 600, "pioneer": 300, "propose": 300, "commit": 300, "reveal": 300},
+            "phaseDurations": PHASES,
             "store": {"url": f"file://{world['store']}"},
         },
     }
@@ -215,6 +218,7 @@ def test_operator_runs_a_task_to_completion_and_survives_a_restart(
                     get(kube_api, ns, "participants", f"p{i}").get("status", {}).get("phase") == "Withdrawn"
                     for i in range(4)
                 )
+                and task.state().pool == 0  # the creator refunds what nobody earned
                 and s
             ),
             kubelet,
@@ -222,6 +226,7 @@ def test_operator_runs_a_task_to_completion_and_survives_a_restart(
         )
     finally:
         operator.stop()
+    assert not [m for r, m in events(kube_api, ns) if r == "PoolRefunded"]  # nothing was left to refund
 
     # The chain: completed, every round accepted, each proposer proposed once per round, everyone withdrew.
     assert task.state().status == Status.COMPLETED
@@ -284,6 +289,45 @@ def test_a_per_proposal_task_shorter_than_an_epoch_is_an_invalid_spec(
         operator.stop()
     assert cond["status"] == "False" and "rounds must be >= 2 under PerProposal" in cond["message"]
     assert get(kube_api, ns, "fltasks", "digits")["status"].get("contractAddress") is None
+
+
+def test_a_task_that_never_starts_is_closed_its_stakes_returned_and_its_reward_refunded(
+    kube_api: client.ApiClient, ns: str, world: dict[str, Any]
+) -> None:
+    """Two of the four participants it needs join; after the enrolment window the operator closes the
+    task (Cancelled), withdraws both stakes and, as its creator, refunds the escrowed reward (before: the
+    Close event said the reward was returned, but refundPool was never called)."""
+    chain: ChainClient = world["chain"]
+    token = TokenClient(chain, world["system"].token)
+    assert chain.address is not None
+    funder_before = token.balance_of(chain.address)
+    create(kube_api, ns, "fltasks", fltask(world, phaseDurations={**PHASES, "join": 10}))
+    for i in range(2):
+        create(kube_api, ns, "participants", participant(i))
+    operator = OperatorThread(kube_api, ns)
+    operator.start()
+    try:
+        address = wait_for(
+            "two joined",
+            lambda: (
+                (a := get(kube_api, ns, "fltasks", "digits").get("status", {}).get("contractAddress"))
+                and TaskClient(chain, a).state().participant_count == 2
+                and a
+            ),
+        )
+        task = TaskClient(chain, address)
+        reward = task.state().pool
+        assert token.balance_of(chain.address) == funder_before - reward > 0
+        chain.increase_time(30)  # past the enrolment window
+        chain.mine()
+        wait_for("the refund", lambda: task.state().status == Status.CANCELLED and task.state().pool == 0)
+    finally:
+        operator.stop()
+    assert token.balance_of(chain.address) == funder_before  # every token of the escrow came back
+    for account in world["accounts"][:2]:
+        assert task.participant(account.address).withdrawn
+    reasons = [r for r, _ in events(kube_api, ns)]
+    assert reasons.count("TaskClosed") == 1 and reasons.count("PoolRefunded") == 1
 
 
 def test_a_contract_address_with_a_wrong_checksum_is_named_in_the_condition(

@@ -12,6 +12,7 @@ from flalliance.controller.actions import (
     Finalize,
     Join,
     Missed,
+    RefundPool,
     Reveal,
     StartRound,
     Withdraw,
@@ -186,6 +187,19 @@ def test_after_the_end_withdraw_then_claim_even_when_deleting() -> None:
     expected.append(Withdraw(participant="d"))
     assert plan(TASK, view, PEOPLE, []) == expected
     assert plan(TASK.model_copy(update={"deleting": True}), view, PEOPLE, []) == expected
+
+
+def test_the_creator_refunds_the_pool_once_its_own_seats_are_settled() -> None:
+    settled = {n: {"withdrawn": True} for n in "abcd"}
+    pending = dict(settled, c={"withdrawn": True, "claimable": 1})
+    for status in (TaskStatus.COMPLETED, TaskStatus.EXPIRED, TaskStatus.CANCELLED):
+        view = chain(status=status, phase=RoundPhase.NONE, seats=seats(**settled), pool=7)
+        assert plan(TASK, view, PEOPLE, []) == [RefundPool(amount=7)]
+        # another organisation's FLTask (attached by address) leaves the refund to the creator
+        assert plan(TASK.model_copy(update={"creates_contract": False}), view, PEOPLE, []) == []
+        assert plan(TASK, view.model_copy(update={"pool": 0}), PEOPLE, []) == []
+        busy = chain(status=status, phase=RoundPhase.NONE, seats=seats(**pending), pool=7)
+        assert plan(TASK, busy, PEOPLE, []) == [Claim(participant="c")]
 
 
 def test_deleting_a_running_task_starts_no_new_work() -> None:
