@@ -18,6 +18,7 @@ from flalliance.api import GROUP, VERSION
 from flalliance.controller import metrics
 from flalliance.controller.kube import Kube
 from flalliance.controller.labels import LABEL_KIND, LABEL_TASK, MANAGED_BY
+from flalliance.controller.participant_finalizer import check_release
 from flalliance.controller.reconciler import STOP, TaskReconciler
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,19 @@ async def fltask_deleted(name: str, namespace: str | None, **_: Any) -> None:
     await asyncio.to_thread(reconciler.reconcile)
     removed = await asyncio.to_thread(reconciler.kube.delete_jobs, namespace, name)
     log.info("FLTask %s/%s deleted: %d Jobs removed", namespace, name, removed)
+
+
+@kopf.on.delete(GROUP, VERSION, "participants")
+async def participant_deleted(body: kopf.Body, name: str, namespace: str | None, **_: Any) -> None:
+    """Hold a Participant's deletion while it has a stake in the contract (see `participant_finalizer`)."""
+    assert namespace is not None
+    verdict = await asyncio.to_thread(check_release, _kube(), namespace, dict(body))
+    if not verdict.release:
+        task = (body.get("spec") or {}).get("taskRef", {}).get("name")
+        if task:
+            wake(namespace, task)  # settle as soon as the chain allows
+        raise kopf.TemporaryError(f"{name}: deletion waits: {verdict.message}", delay=15)
+    log.info("Participant %s/%s released: %s", namespace, name, verdict.message)
 
 
 @kopf.on.event(

@@ -330,6 +330,55 @@ def test_a_task_that_never_starts_is_closed_its_stakes_returned_and_its_reward_r
     assert reasons.count("TaskClosed") == 1 and reasons.count("PoolRefunded") == 1
 
 
+def test_a_participant_deleted_mid_task_waits_for_its_stake_then_goes(
+    kube_api: client.ApiClient, ns: str, world: dict[str, Any], make_kubelet: Any
+) -> None:
+    """Before: no finalizer, so deleting a Participant mid-task stranded its stake in the contract."""
+    kubelet = make_kubelet(ns, world["data_dirs"])
+    create(kube_api, ns, "fltasks", fltask(world))
+    for i in range(4):
+        create(kube_api, ns, "participants", participant(i))
+    co = client.CustomObjectsApi(kube_api)
+    operator = OperatorThread(kube_api, ns)
+    operator.start()
+    try:
+        address = wait_for(
+            "the task running",
+            lambda: (
+                (s := get(kube_api, ns, "fltasks", "digits").get("status", {})).get("phase") == "Running"
+                and s["contractAddress"]
+            ),
+            kubelet,
+        )
+        assert "flalliance.io/finalizer" in get(kube_api, ns, "participants", "p3")["metadata"]["finalizers"]
+        co.delete_namespaced_custom_object(GROUP, VERSION, ns, "participants", "p3")
+
+        def waiting() -> dict[str, Any] | None:
+            conds = get(kube_api, ns, "participants", "p3").get("status", {}).get("conditions", [])
+            return next((c for c in conds if c["type"] == "Released"), None)
+
+        cond = wait_for("the Released condition", waiting, kubelet, timeout=60)
+        assert cond["status"] == "False" and cond["reason"] == "WaitingForTaskEnd", cond
+        assert "stays in the contract until the task ends" in cond["message"]
+
+        def p3_gone() -> bool:
+            try:
+                get(kube_api, ns, "participants", "p3")
+            except client.ApiException as exc:
+                return exc.status == 404
+            return False
+
+        wait_for("p3 released after the end", p3_gone, kubelet, dump=lambda: dump_state(kube_api, ns))
+    finally:
+        operator.stop()
+    task = TaskClient(world["chain"], address)
+    assert task.state().status == Status.COMPLETED
+    seat = task.participant(world["accounts"][3].address)
+    assert seat.withdrawn and seat.claimable == 0
+    # it kept its roles to the end: never slashed for a missed phase
+    assert seat.slashed_total == 0, seat
+
+
 def test_a_contract_address_with_a_wrong_checksum_is_named_in_the_condition(
     kube_api: client.ApiClient, ns: str, world: dict[str, Any]
 ) -> None:
