@@ -36,6 +36,7 @@ contract FLTaskFactory is Ownable {
     error InvalidAddress(string field);
     error EscrowShortfall(uint256 expected, uint256 received);
     error TaskIndexOutOfRange(uint256 index);
+    error TaskExists(address task);
 
     event TaskCreated(
         address indexed task,
@@ -84,9 +85,23 @@ contract FLTaskFactory is Ownable {
         return reward;
     }
 
+    /// @notice The address `createTask` gives a task that `creator` creates with `salt` (whether or not it
+    /// exists yet): a caller that lost track of a mined createTask finds its task here instead of paying
+    /// for a second one.
+    function predictTask(address creator, bytes32 salt) external view returns (address) {
+        return Clones.predictDeterministicAddress(implementation, _salt(creator, salt));
+    }
+
+    /// @dev The CREATE2 salt binds the creator: nobody else can take (and block) a creator's address.
+    function _salt(address creator, bytes32 salt) private pure returns (bytes32) {
+        return keccak256(abi.encode(creator, salt));
+    }
+
     /// @notice Create an FL task from the finished Arena task `arenaTaskId`. The caller is the funder: it
     /// must have approved this factory for `rewardFor(arenaTaskId)`; the reward moves into the new task.
-    function createTask(uint256 arenaTaskId, TaskParams calldata params, bytes32 trainingLogicHash)
+    /// The task's address is deterministic in (caller, `salt`) (see `predictTask`): a second createTask with
+    /// the same salt reverts, so a retried request can never escrow a second reward.
+    function createTask(uint256 arenaTaskId, TaskParams calldata params, bytes32 trainingLogicHash, bytes32 salt)
         external
         returns (address task)
     {
@@ -95,7 +110,10 @@ contract FLTaskFactory is Ownable {
         uint256 reward = (a.totalReward * rewardShareBps) / BPS;
         if (reward == 0) revert ZeroReward(arenaTaskId);
 
-        task = Clones.clone(implementation);
+        bytes32 fullSalt = _salt(msg.sender, salt);
+        task = Clones.predictDeterministicAddress(implementation, fullSalt);
+        if (task.code.length != 0) revert TaskExists(task);
+        Clones.cloneDeterministic(implementation, fullSalt);
         FLTask(task).initialize(
             params,
             address(token),

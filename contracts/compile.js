@@ -23,6 +23,9 @@ const ROOT = path.resolve(__dirname, "..");
 const CONTRACTS_DIR = path.join(ROOT, "contracts");
 const NODE_MODULES = path.join(ROOT, "node_modules");
 const DEFAULT_OUT = path.join(ROOT, "operator", "flalliance", "chain", "artifacts");
+// Contracts only tests deploy (contracts/test/**) stay out of the package: their artifacts go here.
+const TEST_SOURCES = "contracts/test/";
+const TEST_OUT = path.join(ROOT, "tests", "contracts", "artifacts");
 const SETTINGS_FILE = path.join(CONTRACTS_DIR, "solc-settings.json");
 // Import prefixes resolved from node_modules (pinned in package-lock.json).
 const NPM_PREFIXES = ["@openzeppelin/"];
@@ -184,7 +187,8 @@ function build() {
         sources: sourceHashes,
         source_sha256: sourceHash(version, settings, sourceHashes),
       };
-      artifacts[`${name}.json`] = `${JSON.stringify(artifact, null, 2)}\n`;
+      const dir = unit.startsWith(TEST_SOURCES) ? "test" : "package";
+      artifacts[`${dir}/${name}.json`] = `${JSON.stringify(artifact, null, 2)}\n`;
     }
   }
   return artifacts;
@@ -195,24 +199,42 @@ function existingArtifacts(outDir) {
   return fs.readdirSync(outDir).filter((f) => f.endsWith(".json")).sort();
 }
 
+// The two output directories: the package's (what the operator deploys and calls) and the tests'.
+function outDirs(outDir) {
+  return { package: outDir, test: TEST_OUT };
+}
+
+// The artifacts of one output directory, keyed by file name.
+function inDir(artifacts, dir) {
+  const out = {};
+  for (const [key, text] of Object.entries(artifacts)) {
+    const [d, file] = key.split("/");
+    if (d === dir) out[file] = text;
+  }
+  return out;
+}
+
 function write(outDir) {
-  const artifacts = build();
-  fs.mkdirSync(outDir, { recursive: true });
-  for (const stale of existingArtifacts(outDir)) {
-    if (!(stale in artifacts)) {
-      fs.unlinkSync(path.join(outDir, stale));
-      process.stdout.write(`removed ${stale} (no such contract any more)\n`);
+  const all = build();
+  for (const [dir, target] of Object.entries(outDirs(outDir))) {
+    const artifacts = inDir(all, dir);
+    fs.mkdirSync(target, { recursive: true });
+    for (const stale of existingArtifacts(target)) {
+      if (!(stale in artifacts)) {
+        fs.unlinkSync(path.join(target, stale));
+        process.stdout.write(`removed ${stale} (no such contract any more)\n`);
+      }
     }
+    let changed = 0;
+    for (const [file, text] of Object.entries(artifacts)) {
+      const where = path.join(target, file);
+      if (fs.existsSync(where) && fs.readFileSync(where, "utf8") === text) continue;
+      fs.writeFileSync(where, text);
+      changed += 1;
+    }
+    const n = Object.keys(artifacts).length;
+    process.stdout.write(`${n} artifacts in ${path.relative(ROOT, target)} (${changed} written)\n`);
   }
-  let changed = 0;
-  for (const [file, text] of Object.entries(artifacts)) {
-    const target = path.join(outDir, file);
-    if (fs.existsSync(target) && fs.readFileSync(target, "utf8") === text) continue;
-    fs.writeFileSync(target, text);
-    changed += 1;
-  }
-  const n = Object.keys(artifacts).length;
-  process.stdout.write(`${n} artifacts in ${path.relative(ROOT, outDir)} (${changed} written)\n`);
 }
 
 // Fast staleness check from the hashes recorded in the artifacts; no compiler run.
@@ -221,10 +243,12 @@ function check(outDir) {
   const settings = loadSettings();
   const pinned = pinnedSolcVersion();
   const covered = new Set();
-  for (const file of existingArtifacts(outDir)) {
+  const files = Object.values(outDirs(outDir)).flatMap((d) => existingArtifacts(d).map((f) => path.join(d, f)));
+  for (const where of files) {
+    const file = path.relative(ROOT, where);
     let artifact;
     try {
-      artifact = JSON.parse(fs.readFileSync(path.join(outDir, file), "utf8"));
+      artifact = JSON.parse(fs.readFileSync(where, "utf8"));
     } catch (err) {
       problems.push(`${file}: unreadable (${err.message})`);
       continue;
@@ -239,6 +263,8 @@ function check(outDir) {
         missing = err.message;
       }
     }
+    const expected = String(artifact.source_path || "").startsWith(TEST_SOURCES) ? TEST_OUT : outDir;
+    if (path.dirname(where) !== expected) problems.push(`${file}: belongs in ${path.relative(ROOT, expected)}`);
     const version = String(artifact.compiler || "");
     if (missing) problems.push(`${file}: stale, ${missing}`);
     else if (!version.startsWith(`${pinned}+`)) problems.push(`${file}: stale, built by solc ${version}, pinned ${pinned}`);
@@ -258,14 +284,17 @@ function check(outDir) {
 // Full check: recompile in memory and compare with the files on disk.
 function verify(outDir) {
   const problems = [];
-  const artifacts = build();
-  for (const [file, text] of Object.entries(artifacts)) {
-    const target = path.join(outDir, file);
-    if (!fs.existsSync(target)) problems.push(`${file}: missing`);
-    else if (fs.readFileSync(target, "utf8") !== text) problems.push(`${file}: differs from a fresh build`);
-  }
-  for (const file of existingArtifacts(outDir)) {
-    if (!(file in artifacts)) problems.push(`${file}: orphaned, no contract of that name in contracts/`);
+  const all = build();
+  for (const [dir, target] of Object.entries(outDirs(outDir))) {
+    const artifacts = inDir(all, dir);
+    for (const [file, text] of Object.entries(artifacts)) {
+      const where = path.join(target, file);
+      if (!fs.existsSync(where)) problems.push(`${file}: missing`);
+      else if (fs.readFileSync(where, "utf8") !== text) problems.push(`${file}: differs from a fresh build`);
+    }
+    for (const file of existingArtifacts(target)) {
+      if (!(file in artifacts)) problems.push(`${file}: orphaned, no contract of that name in contracts/`);
+    }
   }
   return problems;
 }

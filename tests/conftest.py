@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from flalliance.chain import artifacts
+
+# Contracts only the tests deploy (contracts/test/**): built outside the package, found from here.
+artifacts.add_directory(Path(__file__).parent / "contracts" / "artifacts")
 
 _LAYERS = {"unit", "integration", "e2e"}
 

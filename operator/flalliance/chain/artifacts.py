@@ -10,6 +10,7 @@ import functools
 import json
 import re
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -42,16 +43,33 @@ class Artifact(BaseModel):
         return len(self.bytecode) > 2
 
 
-def _directory() -> Any:
-    return resources.files(_PACKAGE).joinpath(_DIRECTORY)
+# Directories searched after the package's: the test suite adds the artifacts of the contracts only tests
+# deploy (contracts/test/**, built into tests/contracts/artifacts), which the package does not ship.
+_EXTRA: list[Path] = []
+
+
+def add_directory(path: Path) -> None:
+    """Also look for artifacts in `path` (tests: their own contracts); clears the caches."""
+    if path not in _EXTRA:
+        _EXTRA.append(path)
+        load_artifact.cache_clear()
+        _error_abis.cache_clear()
+
+
+def _directories() -> list[Any]:
+    return [resources.files(_PACKAGE).joinpath(_DIRECTORY), *_EXTRA]
 
 
 def artifact_names() -> list[str]:
-    """Names of all packaged artifacts, sorted (so iteration order, and error-selector ties, are stable)."""
-    directory = _directory()
-    if not directory.is_dir():
-        return []
-    return sorted(entry.name[:-5] for entry in directory.iterdir() if entry.name.endswith(".json"))
+    """Names of all known artifacts, sorted (so iteration order, and error-selector ties, are stable)."""
+    names = {
+        entry.name[:-5]
+        for directory in _directories()
+        if directory.is_dir()
+        for entry in directory.iterdir()
+        if entry.name.endswith(".json")
+    }
+    return sorted(names)
 
 
 @functools.cache
@@ -59,8 +77,10 @@ def load_artifact(name: str) -> Artifact:
     """The artifact of contract ``name`` (e.g. ``"FLTask"``), validated; cached for the process lifetime."""
     if not _NAME.match(name):
         raise ArtifactNotFoundError(f"invalid contract name {name!r}: must be a Solidity identifier")
-    entry = _directory().joinpath(f"{name}.json")
-    if not entry.is_file():
+    entry = next(
+        (d.joinpath(f"{name}.json") for d in _directories() if d.joinpath(f"{name}.json").is_file()), None
+    )
+    if entry is None:
         known = ", ".join(artifact_names()) or "none"
         raise ArtifactNotFoundError(
             f"no artifact for contract {name!r} (packaged: {known}); run `make contracts` after adding it"

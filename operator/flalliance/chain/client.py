@@ -194,6 +194,11 @@ class ChainClient:
     def block_number(self) -> int:
         return int(self._with_retries("read the block number", lambda: self.w3.eth.block_number))
 
+    def has_code(self, address: str) -> bool:
+        """Is there a contract at ``address`` (as of the latest block)?"""
+        code = self._with_retries("read code", lambda: self.w3.eth.get_code(to_checksum_address(address)))
+        return len(code) > 0
+
     def resync_nonce(self) -> None:
         """Forget the local nonce; the next transaction reads it from the chain (after a chain revert)."""
         with self._lock:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from eth_utils.address import to_checksum_address
 from web3.contract import Contract
 from web3.logs import DISCARD
@@ -29,6 +31,11 @@ class FactoryClient:
         """The reward a task from Arena task ``arena_task_id`` escrows (reverts unless it is finished)."""
         return int(self.client.call(self.contract.functions.rewardFor(arena_task_id)))
 
+    def predict_task(self, creator: str, salt: bytes) -> str:
+        """The address a task that ``creator`` creates with ``salt`` has (or will have)."""
+        fn = self.contract.functions.predictTask(to_checksum_address(creator), salt)
+        return str(to_checksum_address(self.client.call(fn)))
+
     def create_task(
         self,
         arena_task_id: int,
@@ -36,13 +43,23 @@ class FactoryClient:
         training_logic_hash: str | bytes,
         *,
         approve: bool = True,
+        salt: bytes | None = None,
     ) -> str:
         """Create a task and return its address. Approves the factory for the reward first (unless
-        ``approve`` is False or the allowance already suffices); the reward moves into the new task."""
+        ``approve`` is False or the allowance already suffices); the reward moves into the new task.
+
+        The address is fixed by (this account, ``salt``): pass a salt derived from what the task is for, so
+        that a retry after an unrecorded success finds the task (`predict_task`) instead of paying twice;
+        without one, a random salt makes every call a new task.
+        """
+        if salt is None:
+            salt = secrets.token_bytes(32)
+        if len(salt) != 32:
+            raise ValueError(f"salt must be 32 bytes, got {len(salt)}")
         if approve:
             self.token().ensure_allowance(self.address, self.reward_for(arena_task_id))
         fn = self.contract.functions.createTask(
-            arena_task_id, params.to_abi(), hash_bytes(training_logic_hash)
+            arena_task_id, params.to_abi(), hash_bytes(training_logic_hash), salt
         )
         receipt = self.client.transact(fn)
         self.last_receipt = receipt

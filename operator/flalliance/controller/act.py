@@ -13,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_utils.crypto import keccak
+
 from flalliance.api.base import fml_to_wei, wei_to_fml
 from flalliance.api.fltask import FLTaskSpec, FLTaskStatus, PayoutPolicy
 from flalliance.chain.client import ChainClient
@@ -94,12 +96,35 @@ class Actor:
         logic_hash: str,
         previous: FLTaskStatus,
     ) -> str:
+        """Create the task's contract, or find the one an earlier pass created but could not record.
+
+        The contract's address is fixed by the operator's account and a salt of the FLTask's identity
+        (namespace, name, uid): if the transaction was mined and the status write then failed (or the
+        operator died in between), the next pass finds the contract there and adopts it instead of
+        escrowing a second reward. A second createTask with the salt would revert (TaskExists) anyway.
+        """
         assert spec.arena_task_id is not None and spec.chain.factory_address is not None
+        assert client.address is not None
         factory = FactoryClient(client, spec.chain.factory_address)
-        params = task_params(spec)
-        started = time.monotonic()
-        address = factory.create_task(spec.arena_task_id, params, bytes.fromhex(logic_hash[2:]))
-        metrics.TX_SECONDS.labels("createTask").observe(time.monotonic() - started)
+        salt = task_salt(self.namespace, self.name, obj["metadata"]["uid"])
+        predicted = factory.predict_task(client.address, salt)
+        if client.has_code(predicted):
+            address = predicted
+            reason, message = "TaskAdopted", f"task contract {address} (created by an earlier pass) recorded"
+        else:
+            params = task_params(spec)
+            started = time.monotonic()
+            try:
+                address = factory.create_task(
+                    spec.arena_task_id, params, bytes.fromhex(logic_hash[2:]), salt=salt
+                )
+            except ContractRevert as exc:
+                if exc.name != "TaskExists":
+                    raise
+                address = predicted  # another replica's transaction won the race
+            metrics.TX_SECONDS.labels("createTask").observe(time.monotonic() - started)
+            reason = "TaskCreated"
+            message = f"task contract {address} created from Arena task {spec.arena_task_id}"
         # Record the address at once: the next pass must never create a second contract.
         previous.contract_address = address
         previous.training_logic_hash = logic_hash
@@ -109,12 +134,7 @@ class Actor:
             self.name,
             {"contractAddress": address, "trainingLogicHash": logic_hash},
         )
-        self.kube.event(
-            obj,
-            "Normal",
-            "TaskCreated",
-            f"task contract {address} created from Arena task {spec.arena_task_id}",
-        )
+        self.kube.event(obj, "Normal", reason, message)
         return address
 
     def act(self, action: Action, ctx: PassContext) -> None:
@@ -307,6 +327,11 @@ def task_params(spec: FLTaskSpec) -> TaskParams:
         commit_duration=d.commit,
         reveal_duration=d.reveal,
     )
+
+
+def task_salt(namespace: str, name: str, uid: str) -> bytes:
+    """The createTask salt of one FLTask: a recreated FLTask (new uid) makes a new task, a retry does not."""
+    return keccak(b"flalliance.io/FLTask\x00" + "\x00".join((namespace, name, uid)).encode())
 
 
 def _tx_hash(receipt: Any) -> str:

@@ -150,7 +150,7 @@ def test_invalid_parameters_name_the_field(
     elif field == "totalRounds":
         params[3] = roles.max_epoch_length(params[1], params[2], params[4]) - 1
     with pytest.raises(ContractRevert) as exc:
-        chain.transact(factory.contract.functions.createTask(4, tuple(params), logic))
+        chain.transact(factory.contract.functions.createTask(4, tuple(params), logic, b"\x04" * 32))
     assert exc.value.name == "InvalidParameter"
     assert exc.value.args == {"field": field}
 
@@ -171,7 +171,7 @@ def test_creation_rule_for_per_proposal_and_collective(chain: ChainClient, syste
     collective = list(fast_params(policy=Policy.COLLECTIVE).to_abi())
     collective[3], collective[5] = 1, 0  # one round, no slashing
     token.approve(system.factory, 10 * ETHER)
-    chain.transact(factory.contract.functions.createTask(6, tuple(collective), LOGIC))
+    chain.transact(factory.contract.functions.createTask(6, tuple(collective), LOGIC, b"\x06" * 32))
     assert factory.task_count() == 2
 
 
@@ -204,3 +204,25 @@ def test_reward_share_is_owner_only_and_bounded(
     chain.set_balance(outsider.address, ETHER)
     with pytest.raises(ContractRevert, match="OwnableUnauthorizedAccount"):
         outsider.transact(FactoryClient(outsider, system.factory).contract.functions.setRewardShare(1))
+
+
+def test_a_task_address_is_fixed_by_creator_and_salt_and_taken_once(
+    chain: ChainClient, system: DeployedSystem
+) -> None:
+    """What makes the operator's createTask idempotent: the address is known before, and a retry reverts."""
+    _arena(chain, system, 8, 1_000 * ETHER)
+    token = TokenClient(chain, system.token)
+    assert chain.address is not None
+    factory = FactoryClient(chain, system.factory)
+    token.mint(chain.address, 2 * factory.reward_for(8))  # two tasks' escrow
+    salt = b"\x07" * 32
+    predicted = factory.predict_task(chain.address, salt)
+    assert not chain.has_code(predicted)
+    assert factory.create_task(8, fast_params(), LOGIC, salt=salt) == predicted
+    balance = token.balance_of(chain.address)
+    with pytest.raises(ContractRevert) as info:
+        factory.create_task(8, fast_params(), LOGIC, salt=salt)
+    assert info.value.name == "TaskExists" and token.balance_of(chain.address) == balance
+    # another creator's salt space is its own: nobody can take (and so block) this creator's address
+    assert factory.predict_task("0x" + "9" * 40, salt) != predicted
+    assert factory.create_task(8, fast_params(), LOGIC) != predicted  # no salt: a new task each time

@@ -379,6 +379,45 @@ def test_a_participant_deleted_mid_task_waits_for_its_stake_then_goes(
     assert seat.slashed_total == 0, seat
 
 
+def test_a_created_but_unrecorded_task_contract_is_adopted_not_created_twice(
+    kube_api: client.ApiClient, ns: str, world: dict[str, Any]
+) -> None:
+    """createTask mined, then the status write lost (or the operator died in between): before, the next
+    pass created a second contract and escrowed a second reward."""
+    from flalliance.api.fltask import FLTaskSpec
+    from flalliance.chain.factory import FactoryClient
+    from flalliance.controller.act import task_params, task_salt
+    from flalliance.controller.training_logic import digest_inline
+
+    chain: ChainClient = world["chain"]
+    body = fltask(world)
+    create(kube_api, ns, "fltasks", body)
+    uid = get(kube_api, ns, "fltasks", "digits")["metadata"]["uid"]
+    factory = FactoryClient(chain, world["system"].factory)
+    spec = FLTaskSpec.model_validate(body["spec"])
+    logic = digest_inline(spec.training_logic.inline).digest  # type: ignore[arg-type]
+    salt = task_salt(ns, "digits", uid)
+    earlier = factory.create_task(1, task_params(spec), logic, salt=salt)  # the "lost" pass
+    assert earlier == factory.predict_task(chain.address or "", salt)
+    token = TokenClient(chain, world["system"].token)
+    tasks, balance = factory.task_count(), token.balance_of(chain.address or "")
+    operator = OperatorThread(kube_api, ns)
+    operator.start()
+    try:
+        recorded = wait_for(
+            "the recorded contract",
+            lambda: get(kube_api, ns, "fltasks", "digits").get("status", {}).get("contractAddress"),
+            timeout=60,
+        )
+        time.sleep(3)  # a few more passes: none may create another task
+    finally:
+        operator.stop()
+    assert recorded == earlier
+    assert factory.task_count() == tasks and token.balance_of(chain.address or "") == balance
+    reasons = [r for r, _ in events(kube_api, ns)]
+    assert "TaskAdopted" in reasons and "TaskCreated" not in reasons
+
+
 def test_a_contract_address_with_a_wrong_checksum_is_named_in_the_condition(
     kube_api: client.ApiClient, ns: str, world: dict[str, Any]
 ) -> None:

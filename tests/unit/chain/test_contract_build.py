@@ -30,11 +30,12 @@ def test_committed_artifacts_are_up_to_date() -> None:
 def built_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The build (script, the Counter fixture) in a scratch tree, compiled once per module."""
     tree = tmp_path_factory.mktemp("build")
-    (tree / "contracts" / "test").mkdir(parents=True)
+    (tree / "contracts").mkdir(parents=True)
     shutil.copy(COMPILE, tree / "contracts" / "compile.js")
     # The build mechanism under test, not the project's settings: no viaIR keeps these compiles ~1 s.
     (tree / "contracts" / "solc-settings.json").write_text(SCRATCH_SETTINGS)
-    shutil.copy(ROOT / "contracts" / "test" / "Counter.sol", tree / "contracts" / "test" / "Counter.sol")
+    # Outside contracts/test/, so that it builds into the package directory like a product contract.
+    shutil.copy(ROOT / "contracts" / "test" / "Counter.sol", tree / "contracts" / "Counter.sol")
     (tree / "node_modules").symlink_to(ROOT / "node_modules")
     built = _node(str(tree / "contracts" / "compile.js"), "--out", str(tree / "artifacts"))
     assert built.returncode == 0, built.stderr
@@ -62,11 +63,11 @@ def test_fresh_build_passes_the_check(build_tree: Path) -> None:
 
 
 def test_edited_source_makes_its_artifact_stale(build_tree: Path) -> None:
-    source = build_tree / "contracts" / "test" / "Counter.sol"
+    source = build_tree / "contracts" / "Counter.sol"
     source.write_text(source.read_text().replace("uint256 public value;", "uint256 public value; // edited"))
     result = _check(build_tree)
     assert result.returncode == 1
-    assert "Counter.json: stale, changed: contracts/test/Counter.sol" in result.stderr
+    assert "Counter.json: stale, changed: contracts/Counter.sol" in result.stderr
 
 
 def test_changed_compiler_settings_make_artifacts_stale(build_tree: Path) -> None:
@@ -101,3 +102,11 @@ def test_compile_errors_fail_the_build(build_tree: Path) -> None:
     result = _node(str(build_tree / "contracts" / "compile.js"))
     assert result.returncode == 1
     assert "compilation failed" in result.stderr
+
+
+def test_test_contracts_stay_out_of_the_package() -> None:
+    """contracts/test/** builds into tests/contracts/artifacts: the package ships only product contracts."""
+    packaged = {p.name for p in (ROOT / "operator" / "flalliance" / "chain" / "artifacts").iterdir()}
+    tests_only = {p.name for p in (ROOT / "tests" / "contracts" / "artifacts").iterdir()}
+    sources = {p.stem + ".json" for p in (ROOT / "contracts" / "test").glob("*.sol")}
+    assert sources and tests_only == sources and not packaged & sources
