@@ -29,9 +29,20 @@ class ServiceAccountValues(ApiModel):
     name: str = Field(default="", description="Defaults to the release's full name")
 
 
+class ServiceMonitorValues(ApiModel):
+    """A Prometheus Operator ServiceMonitor for the metrics Service (needs its CRD in the cluster)."""
+
+    enabled: bool = False
+    interval: str = Field(default="30s", pattern=r"^[0-9]+(ms|s|m|h)$", description="Scrape interval")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Extra labels, e.g. the release label your Prometheus selects"
+    )
+
+
 class MetricsValues(ApiModel):
     enabled: bool = True
     port: int = Field(default=8080, ge=1, le=65535)
+    service_monitor: ServiceMonitorValues = Field(default_factory=ServiceMonitorValues)
 
 
 class LeaderElectionValues(ApiModel):

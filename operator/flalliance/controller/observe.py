@@ -8,6 +8,7 @@ keeps one nonce tracker. Nothing here decides: problems are collected for the st
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, get_args
@@ -89,11 +90,15 @@ class Inputs:
         return account
 
     def client(self, spec: FLTaskSpec, account: LocalAccount | None) -> ChainClient:
+        """The process's one client of (RPC, chain id, account): every task that signs with a key shares
+        its nonce tracker, so two FLTasks on one operator key never race for the same nonce."""
         who = account.address if account is not None else ""
         key = (spec.chain.rpc_url, spec.chain.chain_id, who)
-        if key not in self._clients:
-            self._clients[key] = ChainClient(spec.chain.rpc_url, account, chain_id=spec.chain.chain_id)
-        return self._clients[key]
+        client = self._clients.get(key)
+        if client is None:
+            client = shared_client(spec.chain.rpc_url, spec.chain.chain_id, account)
+            self._clients[key] = client
+        return client
 
     def operator_account(self, spec: FLTaskSpec, problems: list[Problem]) -> LocalAccount | None:
         try:
@@ -263,6 +268,22 @@ class Inputs:
             log.warning("%s: %s=%s is not one of %s; honest", name, ANNOTATION_BEHAVIOUR, value, known)
             return "honest"
         return str(value)
+
+
+_SHARED: dict[tuple[str, int, str], ChainClient] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_client(rpc_url: str, chain_id: int, account: LocalAccount | None) -> ChainClient:
+    """One ChainClient per (RPC, chain id, account) in this process (it is thread-safe for sending)."""
+    key = (rpc_url, chain_id, account.address if account is not None else "")
+    with _SHARED_LOCK:
+        client = _SHARED.get(key)
+    if client is None:  # connect outside the lock: a slow RPC must not hold up other tasks' chains
+        fresh = ChainClient(rpc_url, account, chain_id=chain_id)
+        with _SHARED_LOCK:
+            client = _SHARED.setdefault(key, fresh)
+    return client
 
 
 def chain_reason(exc: ChainError) -> str:

@@ -175,3 +175,17 @@ def test_helm_test_hook_checks_metrics_and_chain(helm: str) -> None:
     [test_pod] = [d for d in kinds(docs, "Pod") if d["metadata"]["annotations"].get("helm.sh/hook") == "test"]
     args = test_pod["spec"]["containers"][0]["args"]
     assert any(a.startswith("--metrics-url=") for a in args) and any(a.startswith("--rpc-url=") for a in args)
+
+
+def test_service_monitor_is_optional_and_selects_the_metrics_service(helm: str) -> None:
+    assert not kinds(render(helm), "ServiceMonitor")  # type: ignore[arg-type]
+    docs = render(helm, "metrics.serviceMonitor.enabled=true", "metrics.serviceMonitor.labels.release=prom")
+    (monitor,) = kinds(docs, "ServiceMonitor")  # type: ignore[arg-type]
+    (service,) = kinds(docs, "Service")  # type: ignore[arg-type]
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    selected = monitor["spec"]["selector"]["matchLabels"]
+    assert selected.items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"] == "metrics"
+    assert not kinds(
+        render(helm, "metrics.enabled=false", "metrics.serviceMonitor.enabled=true"), "ServiceMonitor"
+    )  # type: ignore[arg-type]

