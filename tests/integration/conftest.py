@@ -9,6 +9,7 @@ import pytest
 from flalliance.chain.client import ChainClient
 from flalliance.chain.devchain import Anvil
 from flalliance.chain.keys import dev_account
+from flalliance.controller.observe import forget_shared_clients
 
 # ---------------------------------------------------------------------------------------------------------
 # Chain: one anvil for the whole session; each test runs between evm_snapshot and evm_revert, so tests
@@ -38,3 +39,4 @@ def chain(anvil: Anvil) -> Iterator[ChainClient]:
         yield client
     finally:
         client.revert(snapshot)
+        forget_shared_clients()  # the operator's clients counted nonces on the chain just reverted

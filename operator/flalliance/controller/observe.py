@@ -286,6 +286,12 @@ def shared_client(rpc_url: str, chain_id: int, account: LocalAccount | None) -> 
     return client
 
 
+def forget_shared_clients() -> None:
+    """Drop every shared client (tests: after reverting the chain, the local nonces are ahead of it)."""
+    with _SHARED_LOCK:
+        _SHARED.clear()
+
+
 def chain_reason(exc: ChainError) -> str:
     """The condition reason for a chain failure: the RPC, the chain id, or the chain itself."""
     text = str(exc).lower()
