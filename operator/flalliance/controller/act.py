@@ -156,16 +156,12 @@ class Actor:
             if isinstance(action, CreateJob):
                 self._create_job(action, obj, spec, chain, by_name[action.participant])
             elif isinstance(action, Missed):
-                key = f"{action.participant}/{action.round}/{action.kind}"
-                if key not in self.reported:
-                    self.reported.add(key)
-                    self.kube.event(
-                        obj,
-                        "Warning",
-                        "ParticipantMissedPhase",
-                        f"{action.participant} could not {action.kind} in round {action.round}: "
-                        f"{action.reason}",
-                    )
+                self._warn_once(
+                    f"{action.participant}/{action.round}/{action.kind}",
+                    obj,
+                    "ParticipantMissedPhase",
+                    f"{action.participant} could not {action.kind} in round {action.round}: {action.reason}",
+                )
             elif isinstance(action, StartRound):
                 self._tx("startRound", lambda: task.start_round())
                 self.kube.event(obj, "Normal", "RoundStarted", f"round {action.round} started")
@@ -209,6 +205,12 @@ class Actor:
             return
         with ThreadPoolExecutor(max_workers=PARALLELISM) as pool:
             list(pool.map(lambda a: self.act(a, ctx), actions))
+
+    def _warn_once(self, key: str, obj: dict[str, Any], reason: str, message: str) -> None:
+        """A Warning Event the first time `key` comes up (every pass sees the same condition again)."""
+        if key not in self.reported:
+            self.reported.add(key)
+            self.kube.event(obj, "Warning", reason, message)
 
     def _tx(self, method: str, send: Any) -> Any:
         started = time.monotonic()
@@ -266,15 +268,12 @@ class Actor:
             and j.result.get("sealed_vote")
         ]
         if not done:
-            key = f"{p.name}/{action.round}/reveal"
-            if key not in self.reported:
-                self.reported.add(key)
-                self.kube.event(
-                    obj,
-                    "Warning",
-                    "VoteOpeningMissing",
-                    f"{p.name} committed in round {action.round} but no validation result holds its vote",
-                )
+            self._warn_once(
+                f"{p.name}/{action.round}/reveal",
+                obj,
+                "VoteOpeningMissing",
+                f"{p.name} committed in round {action.round} but no validation result holds its vote",
+            )
             return
         sealed = str(done[-1].result["sealed_vote"])  # type: ignore[index]
         try:

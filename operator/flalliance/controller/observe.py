@@ -64,6 +64,7 @@ class Inputs:
     cache_seconds: float = 30.0
     _cache: dict[tuple[str, ...], tuple[float, Any]] = field(default_factory=dict)
     _clients: dict[tuple[str, int, str], ChainClient] = field(default_factory=dict)
+    _ignored: set[tuple[str, str]] = field(default_factory=set)  # test annotations already reported
 
     def cached(self, key: tuple[str, ...], load: Any) -> Any:
         hit = self._cache.get(key)
@@ -252,9 +253,8 @@ class Inputs:
             return "honest"
         name = obj["metadata"]["name"]
         if not self.test_mode:
-            key = ("ignored-behaviour", name, value)
-            if self._cache.get(key) is None:
-                self._cache[key] = (float("inf"), True)
+            if (name, value) not in self._ignored:
+                self._ignored.add((name, value))
                 self.kube.event(
                     obj,
                     "Warning",

@@ -21,11 +21,11 @@ from flalliance.api.base import wei_to_fml
 from flalliance.api.conditions import set_condition
 from flalliance.api.fltask import FLTaskSpec
 from flalliance.api.participant import ParticipantSpec, ParticipantStatus
-from flalliance.chain.client import ChainClient
 from flalliance.chain.errors import ChainError
 from flalliance.chain.models import ParticipantInfo, Status
 from flalliance.chain.task import TaskClient
 from flalliance.controller.kube import Kube, KubeProblem
+from flalliance.controller.observe import shared_client
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def _with_chain(kube: Kube, namespace: str, pspec: ParticipantSpec, task_obj: di
         return release_verdict(task_exists=True, address=None, status=None, seat=None, rounds=rounds)
     try:
         spec = FLTaskSpec.model_validate(task_obj["spec"])
-        reader = ChainClient(spec.chain.rpc_url, None, chain_id=spec.chain.chain_id)
+        reader = shared_client(spec.chain.rpc_url, spec.chain.chain_id, None)
         task = TaskClient(reader, address_of_task)
         state, seat = task.state(), task.participant(address)
     except (ChainError, ValidationError) as exc:

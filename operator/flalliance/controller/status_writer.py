@@ -35,6 +35,7 @@ class StatusWriter:
     reported: set[str] = field(default_factory=set)
     _reader: EventReader | None = None
     _events: list[Event] = field(default_factory=list)
+    _history_read: bool = False  # the first poll reads the task's past: its rounds are not counted as new
     # The round phase last seen and when this replica first saw it (None until a phase change is seen,
     # so the first, partly observed phase is never timed).
     _phase: tuple[int, str] | None = None
@@ -49,14 +50,14 @@ class StatusWriter:
                 created_at, task.client.block_number(), task.client.block_timestamp
             )
             self._reader = EventReader(task.client, task.contract, start_block=start)
-        history = not self._events  # the first poll reads the task's past: not counted as new rounds
         for ev in self._reader.poll():
             self._events.append(Event(ev.name, ev.args))
-            if ev.name == "RoundFinalized" and not history:
+            if ev.name == "RoundFinalized" and self._history_read:
                 outcome = (
                     "aborted" if ev.args["aborted"] else "accepted" if ev.args["accepted"] else "rejected"
                 )
                 metrics.ROUNDS.labels(self.namespace, self.name, outcome).inc()
+        self._history_read = True
         return summarize(self._events, self.accuracies, previous.rounds)
 
     def write_task(

@@ -176,6 +176,14 @@ def get(api: client.ApiClient, ns: str, plural: str, name: str) -> dict[str, Any
     return obj
 
 
+def gone(api: client.ApiClient, ns: str, plural: str, name: str) -> bool:
+    try:
+        get(api, ns, plural, name)
+    except client.ApiException as exc:
+        return exc.status == 404
+    return False
+
+
 def create(api: client.ApiClient, ns: str, plural: str, body: dict[str, Any]) -> None:
     client.CustomObjectsApi(api).create_namespaced_custom_object(GROUP, VERSION, ns, plural, body)
 
@@ -362,14 +370,12 @@ def test_a_participant_deleted_mid_task_waits_for_its_stake_then_goes(
         assert cond["status"] == "False" and cond["reason"] == "WaitingForTaskEnd", cond
         assert "stays in the contract until the task ends" in cond["message"]
 
-        def p3_gone() -> bool:
-            try:
-                get(kube_api, ns, "participants", "p3")
-            except client.ApiException as exc:
-                return exc.status == 404
-            return False
-
-        wait_for("p3 released after the end", p3_gone, kubelet, dump=lambda: dump_state(kube_api, ns))
+        wait_for(
+            "p3 released after the end",
+            lambda: gone(kube_api, ns, "participants", "p3"),
+            kubelet,
+            dump=lambda: dump_state(kube_api, ns),
+        )
     finally:
         operator.stop()
     task = TaskClient(world["chain"], address)
@@ -557,14 +563,7 @@ def test_deleting_a_task_removes_its_jobs_through_the_finalizer(
             GROUP, VERSION, ns, "fltasks", "digits"
         )
 
-        def gone() -> bool:
-            try:
-                get(kube_api, ns, "fltasks", "digits")
-            except client.ApiException as exc:
-                return exc.status == 404
-            return False
-
-        wait_for("the FLTask to be gone", gone, timeout=60)
+        wait_for("the FLTask to be gone", lambda: gone(kube_api, ns, "fltasks", "digits"), timeout=60)
         assert batch.list_namespaced_job(ns).items == []
     finally:
         operator.stop()
