@@ -150,6 +150,8 @@ if (( ${#bases[@]} == 0 )); then
     stages=()
     while read -r img alias; do
       [[ "$img" == scratch || "$img" == *'$'* ]] && continue
+      # The project's own images (FROM flalliance/worker:dev): images.sh builds them, in order, itself.
+      [[ "$img" == flalliance/* ]] && continue
       skip=0; for s in "${stages[@]}"; do [[ "$s" == "$img" ]] && skip=1; done
       (( skip )) || bases+=("$img")
       [[ -n "$alias" ]] && stages+=("$alias")

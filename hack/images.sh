@@ -46,6 +46,11 @@ for n in "${names[@]}"; do
     (cd "$REPO_ROOT" && bash -c "$prep") >"$logf" 2>&1 \
       || die_component "image flalliance/$n:dev" "$logf" "its prepare step failed: $prep"
   fi
+  # A Dockerfile FROM one of our own images needs that image built first (in this run or earlier).
+  for own in $(awk 'toupper($1)=="FROM" && $2 ~ /^flalliance\// {print $2}' "$df"); do
+    "$DOCKER" image inspect "$own" >/dev/null 2>&1 \
+      || die "image '$n' builds FROM $own, which is not built: list ${own#flalliance/} before $n (hack/images.sh ${own#flalliance/} $n)"
+  done
   build_args=()
   if grep -q '^# *wheels: *serve' "$df"; then serve_wheels; build_args=(--network host --build-arg "WHEELS_URL=$WHEELS_URL"); fi
   log "building flalliance/$n:dev (context: ${ctx_rel:-.}; log: $logf)"
