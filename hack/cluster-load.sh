@@ -28,11 +28,30 @@ tag_digest() {
   ctr --address "$CTR_SOCK" -n k8s.io images tag --force "$ref" "${ref%:*}@$digest" >/dev/null
   log "$1 is also ${ref%:*}@$digest"
 }
+# `docker save` writes the whole image to Docker's temp dir before streaming it, and containerd keeps the
+# layers it receives plus their unpacked snapshots: loading the 3.9 GB worker needs about twice its size
+# free. Old builds of the :dev tags (dangling) and the build cache are dropped first when space is short,
+# and a shortfall that remains is named with its figures rather than failing mid-import with ENOSPC.
+free_mib() { df -Pm "$1" | awk 'NR==2 {print $4}'; }
+ensure_space() {
+  local ref="$1" need root have_docker have_state
+  need=$(( $("$DOCKER" image inspect -f '{{.Size}}' "$ref") * 2 / 1048576 + 1024 ))
+  root="$("$DOCKER" info -f '{{.DockerRootDir}}' 2>/dev/null || echo /var/lib/docker)"
+  have_docker=$(free_mib "$root"); have_state=$(free_mib "$STATE")
+  (( have_docker >= need && have_state >= need )) && return 0
+  log "cluster-load: $ref needs ~$need MiB free; $root has $have_docker MiB, $STATE $have_state MiB: pruning dangling images and the build cache"
+  "$DOCKER" image prune -f >>"$logf" 2>&1 || true
+  "$DOCKER" builder prune -f >>"$logf" 2>&1 || true
+  have_docker=$(free_mib "$root"); have_state=$(free_mib "$STATE")
+  (( have_docker >= need && have_state >= need )) \
+    || die "cluster-load: not enough disk for $ref: ~$need MiB needed, $root has $have_docker MiB free, $STATE $have_state MiB (free space, or 'make cluster-down CLEAN=1' for old cluster state)"
+}
 for n in "${names[@]}"; do
   ref="flalliance/$n:dev"
   id="$("$DOCKER" image inspect -f '{{.Id}}' "$ref" 2>/dev/null)" || die "cluster-load: image $ref not built (run 'make images')"
   have="$("${crictl[@]}" inspecti -o go-template --template '{{.status.id}}' "docker.io/$ref" 2>/dev/null || true)"
   if [[ "$have" == "$id" ]]; then log "$ref already in the cluster"; tag_digest "$ref"; continue; fi
+  ensure_space "$ref"
   start=$(date +%s)
   # Only the layers containerd lacks travel (hack/ctr_import.py): a source change re-sends one small layer.
   python3 "$HACK/ctr_import.py" --image "$ref" --ctr-address "$CTR_SOCK" --docker "$DOCKER" \
