@@ -22,6 +22,7 @@ from eth_utils.crypto import keccak
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.exceptions import (
+    BlockNotFound,
     ContractLogicError,
     ProviderConnectionError,
     RequestTimedOut,
@@ -59,6 +60,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 GAS_MARGIN_NUM, GAS_MARGIN_DEN = 6, 5  # gas limit = estimate * 1.2
 FEE_CACHE_SECONDS = 2.0
 MAX_SEND_ATTEMPTS = 4
+# A replacement must raise both fee fields by at least 10% (geth's txpool.pricebump); 12.5% clears it.
+BUMP_NUM, BUMP_DEN = 9, 8
+MAX_REPLACEMENTS = 5
 
 
 class Transactable(Protocol):
@@ -87,6 +91,11 @@ class ChainClient:
     Thread-safe for transactions from several threads: nonce reservation, signing and sending happen
     under a lock; waiting for receipts does not. Only this client should send transactions for its
     account (another sender is tolerated: "nonce too low" triggers a resync).
+
+    On a chain with real blocks: ``confirmations`` blocks must follow a receipt's block (still canonical)
+    before the receipt is returned; a transaction still unmined after ``replace_after`` seconds is
+    replaced (same nonce, fees raised 12.5%), up to MAX_REPLACEMENTS times, and one that a reorg dropped
+    from the node is broadcast again; ``timeout`` bounds the whole wait (mined and confirmed).
     """
 
     def __init__(
@@ -98,9 +107,16 @@ class ChainClient:
         timeout: float = 30.0,
         retries: int = 4,
         backoff: float = 0.1,
+        confirmations: int = 0,
+        replace_after: float | None = None,
     ) -> None:
+        if confirmations < 0:
+            raise ValueError(f"confirmations must be >= 0, got {confirmations}")
         self.rpc_url = rpc_url
         self.timeout = timeout
+        self.confirmations = confirmations
+        self.replace_after = replace_after if replace_after is not None else timeout / 4
+        self.replacements = 0  # transactions re-sent with raised fees (metrics, tests)
         self._retries = retries
         self._backoff = backoff
         self.w3 = Web3(
@@ -194,6 +210,14 @@ class ChainClient:
     def block_number(self) -> int:
         return int(self._with_retries("read the block number", lambda: self.w3.eth.block_number))
 
+    def block_hash(self, number: int) -> str | None:
+        """The hash of the canonical block ``number``, or None when the chain has no such block (yet)."""
+        try:
+            block = self._with_retries("read a block", lambda: self.w3.eth.get_block(number))
+        except (BlockNotFound, Web3RPCError):
+            return None
+        return _hex(bytes(block["hash"]))
+
     def has_code(self, address: str) -> bool:
         """Is there a contract at ``address`` (as of the latest block)?"""
         code = self._with_retries("read code", lambda: self.w3.eth.get_code(to_checksum_address(address)))
@@ -216,7 +240,7 @@ class ChainClient:
                 raise _revert_error(exc, what=label) from None
             gas = estimate * GAS_MARGIN_NUM // GAS_MARGIN_DEN + headroom
         tx_hash, tx = self._sign_and_send(account, fn, params, gas, label)
-        receipt = self._wait_for_receipt(tx_hash, tx)
+        receipt = self._wait_for_receipt(tx_hash, tx, account=account, label=label)
         if receipt["status"] != 1:
             self._raise_failed(tx_hash, tx, receipt, label)
         log.debug(
@@ -269,22 +293,107 @@ class ChainClient:
                 return tx_hash, tx
         raise ChainError(f"{label}: not accepted after {MAX_SEND_ATTEMPTS} attempts: {last_problem}")
 
-    def _wait_for_receipt(self, tx_hash: str, tx: TxParams) -> TxReceipt:
-        deadline = time.monotonic() + self.timeout
+    def _wait_for_receipt(
+        self, tx_hash: str, tx: TxParams, *, account: LocalAccount | None = None, label: str = "transaction"
+    ) -> TxReceipt:
+        """The receipt of ``tx`` or of a replacement of it, once mined and ``confirmations`` deep.
+
+        Every version sent (the original and each fee-bumped replacement, one nonce) is watched: whichever
+        the chain includes is the transaction. A version mined and then reorganised away is waited for
+        again (and re-broadcast if the node forgot it); none is ever sent with another nonce, so the
+        call it carries lands at most once.
+        """
+        start = time.monotonic()
+        deadline = start + self.timeout
+        replace_at = start + self.replace_after
+        versions: list[tuple[str, TxParams]] = [(tx_hash, tx)]
         delay = 0.002
         while True:
-            try:
-                receipt: TxReceipt = self._with_retries(
-                    "read a receipt",
-                    lambda: self.w3.eth.get_transaction_receipt(tx_hash),  # type: ignore[arg-type]
-                )
-                return receipt
-            except TransactionNotFound:
-                pass
-            if time.monotonic() >= deadline:
-                self._raise_not_mined(tx_hash, tx)
+            mined = False
+            for version_hash, _version in reversed(versions):
+                receipt = self._receipt(version_hash)
+                if receipt is None:
+                    continue
+                mined = True
+                if self._confirmed(receipt):
+                    if version_hash != tx_hash:
+                        log.info("%s: replacement %s of %s was mined", label, version_hash, tx_hash)
+                    return receipt
+            now = time.monotonic()
+            if now >= deadline:
+                self._raise_not_mined(versions[-1][0], versions[-1][1])
+            if not mined and account is not None:
+                if now >= replace_at and len(versions) <= MAX_REPLACEMENTS:
+                    replaced = self._replace(account, versions[-1][1], label)
+                    if replaced is not None:
+                        versions.append(replaced)
+                    replace_at = now + self.replace_after
+                    delay = 0.002
+                elif self.confirmations and not self._is_known(versions[-1][0]):
+                    self._rebroadcast(account, versions[-1][1], label)  # dropped by a reorg
             time.sleep(delay)
-            delay = min(delay * 2, 0.25)
+            delay = min(delay * 2, 0.25 if not self.confirmations else 1.0)
+
+    def _receipt(self, tx_hash: str) -> TxReceipt | None:
+        try:
+            receipt: TxReceipt = self._with_retries(
+                "read a receipt",
+                lambda: self.w3.eth.get_transaction_receipt(tx_hash),  # type: ignore[arg-type]
+            )
+        except TransactionNotFound:
+            return None
+        except Web3RPCError as exc:
+            if "indexing is in progress" in _rpc_message(exc):
+                return None  # geth, just (re)started, is still indexing: not known yet, ask again
+            raise
+        return receipt
+
+    def _confirmed(self, receipt: TxReceipt) -> bool:
+        """``confirmations`` blocks on top of the receipt's block, which is still the canonical one."""
+        if self.confirmations == 0:
+            return True
+        number = int(receipt["blockNumber"])
+        if self.block_number() - number < self.confirmations:
+            return False
+        canonical = self.block_hash(number)
+        return canonical is not None and canonical == _hex(bytes(receipt["blockHash"]))
+
+    def _replace(self, account: LocalAccount, tx: TxParams, label: str) -> tuple[str, TxParams] | None:
+        """Re-sign ``tx`` with the same nonce and fees raised by 12.5% (at least the current market)."""
+        self._fees = None
+        market = self._fee_params()
+        tip = max(int(tx["maxPriorityFeePerGas"]) * BUMP_NUM // BUMP_DEN + 1, market["maxPriorityFeePerGas"])
+        cap = max(int(tx["maxFeePerGas"]) * BUMP_NUM // BUMP_DEN + 1, market["maxFeePerGas"], tip)
+        bumped: TxParams = {**tx, "maxFeePerGas": Wei(cap), "maxPriorityFeePerGas": Wei(tip)}
+        raw = bytes(account.sign_transaction(cast(dict[str, Any], bumped)).raw_transaction)
+        new_hash = _hex(keccak(raw))
+        try:
+            self._send_raw(raw, label)
+        except Web3RPCError as exc:
+            message = _rpc_message(exc).lower()
+            if "nonce too low" in message or "already known" in message:
+                return None  # an earlier version was just mined (or this one is already pending)
+            log.warning("%s: replacement refused (%s); waiting on", label, _rpc_message(exc))
+            return None
+        self.replacements += 1
+        log.warning(
+            "%s: nonce %s not mined after %.0f s; replaced with fees raised to %d/%d wei (tx %s)",
+            label,
+            tx.get("nonce"),
+            self.replace_after,
+            cap,
+            tip,
+            new_hash,
+        )
+        return new_hash, bumped
+
+    def _rebroadcast(self, account: LocalAccount, tx: TxParams, label: str) -> None:
+        raw = bytes(account.sign_transaction(cast(dict[str, Any], tx)).raw_transaction)
+        try:
+            self._send_raw(raw, label)
+            log.warning("%s: nonce %s was dropped by the node (a reorg); sent again", label, tx.get("nonce"))
+        except Web3RPCError as exc:
+            log.debug("%s: rebroadcast refused: %s", label, _rpc_message(exc))
 
     def _raise_not_mined(self, tx_hash: str, tx: TxParams) -> NoReturn:
         nonce = int(tx.get("nonce", -1))

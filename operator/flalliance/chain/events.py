@@ -120,7 +120,15 @@ class EventReader:
     blocks, for chains that reorganise) in order, and advances :attr:`checkpoint` past them. Persist the
     checkpoint only after handling the returned events; on restart pass it back as ``checkpoint=``.
     Ranges the node refuses as too large are split in halves.
+
+    Reorg-safe: the reader remembers the hash of the last block of each range it read (and of each block
+    it delivered events from). Each poll first checks the newest of them; when the chain has replaced it,
+    the reader walks back to the newest block still canonical, rewinds there, and sets
+    :attr:`reorged_from` to the first block whose events are void: the caller drops the events it holds
+    from that block on, and the same poll delivers the canonical chain's events again.
     """
+
+    TRACKED_BLOCKS = 128  # block hashes kept for finding the fork point (a deeper reorg rescans all)
 
     def __init__(
         self,
@@ -139,6 +147,9 @@ class EventReader:
         self.batch = batch
         self.confirmations = confirmations
         self.checkpoint = checkpoint if checkpoint is not None else Checkpoint(block=start_block)
+        self._start = self.checkpoint
+        self._hashes: dict[int, str] = {}  # block number -> hash when read
+        self.reorged_from: int | None = None
         self._events_by_topic: dict[bytes, list[ABIEvent]] = {}
         for abi in contract.abi:
             if abi.get("type") == "event" and not abi.get("anonymous", False):
@@ -147,6 +158,13 @@ class EventReader:
 
     def poll(self, *, to_block: int | None = None) -> list[DecodedEvent]:
         """Events from the checkpoint up to ``to_block`` (default: the head minus confirmations)."""
+        self.reorged_from = self._find_reorg()
+        if self.reorged_from is not None:
+            log.warning(
+                "the chain reorganised blocks from %d on (events of %s read there are void); re-reading",
+                self.reorged_from,
+                self.contract.address,
+            )
         latest = self.client.block_number()
         if self.checkpoint.block > latest + 1:
             # Scanning on would silently skip the blocks the chain re-mines below the checkpoint.
@@ -163,9 +181,31 @@ class EventReader:
                 event = self._decode(entry)
                 if event is not None:
                     events.append(event)
+                    self._hashes[event.block_number] = event.block_hash
+            end_hash = self.client.block_hash(end)
+            if end_hash is not None:
+                self._hashes[end] = end_hash
             # the whole range is delivered: continue after it (keeps scans short even without events)
             self.checkpoint = Checkpoint(block=end + 1)
+        for old in sorted(self._hashes)[: max(0, len(self._hashes) - self.TRACKED_BLOCKS)]:
+            del self._hashes[old]
         return events
+
+    def _find_reorg(self) -> int | None:
+        """The first block whose read events the chain has replaced (and rewind there), or None."""
+        if not self._hashes:
+            return None
+        tracked = sorted(self._hashes, reverse=True)
+        if self.client.block_hash(tracked[0]) == self._hashes[tracked[0]]:
+            return None
+        fork = self._start.block
+        for number in tracked[1:]:
+            if self.client.block_hash(number) == self._hashes[number]:
+                fork = number + 1
+                break
+        self._hashes = {n: h for n, h in self._hashes.items() if n < fork}
+        self.checkpoint = Checkpoint(block=fork) if fork > self._start.block else self._start
+        return fork
 
     def _get_logs(self, start: int, end: int) -> list[LogReceipt]:
         try:

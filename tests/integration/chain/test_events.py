@@ -103,12 +103,26 @@ def test_reverted_transactions_emit_nothing(chain: ChainClient, counter: Contrac
     assert _values(reader.poll()) == [1]
 
 
-def test_a_chain_reset_behind_the_checkpoint_is_an_error(chain: ChainClient, counter: Contract) -> None:
+def test_a_chain_reset_behind_the_checkpoint_voids_what_was_read(
+    chain: ChainClient, counter: Contract
+) -> None:
+    """A reset that replaces every block the reader saw is a reorg from its start: the events are void."""
+    start = chain.block_number() + 1
     snapshot = chain.snapshot()
     chain.transact(counter.functions.increment(1))
     chain.mine(3)
-    reader = EventReader(chain, counter)
+    reader = EventReader(chain, counter, start_block=start)
     assert _values(reader.poll()) == [1]
     chain.revert(snapshot)  # the chain forgets those blocks; new ones will reuse their numbers
+    chain.transact(counter.functions.increment(5))
+    assert _values(reader.poll()) == [5]
+    assert reader.reorged_from == start
+
+
+def test_a_checkpoint_past_the_head_with_nothing_read_is_an_error(
+    chain: ChainClient, counter: Contract
+) -> None:
+    """A restored checkpoint beyond the head (the chain was reset under it) cannot be checked: refuse."""
+    reader = EventReader(chain, counter, checkpoint=Checkpoint(block=chain.block_number() + 10))
     with pytest.raises(ChainError, match="behind the event checkpoint"):
         reader.poll()
