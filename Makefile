@@ -86,8 +86,14 @@ envtest: ## build/install what the API-server integration tests need (kube-apise
 	command -v etcd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server; }
 	command -v openssl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl; }
 
+# geth, the real Ethereum client of the integration suite and `flalliance simulate --chain geth`: pinned in
+# hack/tools/geth/go.mod, built once into the machine cache (~2 min).
+.PHONY: geth
+geth: ## build (once, cached in /var/cache/flalliance/bin) the pinned geth
+	hack/build-tools.sh geth
+
 .PHONY: test-integration
-test-integration: setup minio envtest ## integration tests (real anvil, real S3, real API server)
+test-integration: setup minio envtest geth ## integration tests (real anvil and geth, real S3, real API server)
 	$(PY) -m pytest -m integration -q
 
 .PHONY: crds
@@ -212,6 +218,6 @@ test-e2e: setup ## end-to-end tests on a real cluster (brings up the local clust
 	hack/test-e2e.sh
 
 .PHONY: test
-test: lint typecheck minio envtest ## the whole suite: lint, types, unit, integration, e2e
+test: lint typecheck minio envtest geth ## the whole suite: lint, types, unit, integration, e2e
 	$(PY) -m pytest -q -m "not e2e"
 	$(MAKE) test-e2e

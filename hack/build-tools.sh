@@ -4,7 +4,7 @@
 # hash of go.mod, go.sum, sources and flags) matches; otherwise it is rebuilt. Heavy builds take the
 # machine-wide heavy-build lock and run at low priority.
 #
-#   hack/build-tools.sh [TOOL...]     tools: kubernetes helm crictl coredns kind hostpath-provisioner
+#   hack/build-tools.sh [TOOL...]     tools: kubernetes helm crictl coredns kind hostpath-provisioner geth
 #   hack/build-tools.sh --path TOOL   print the tool's binary directory (building it if needed)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -16,7 +16,8 @@ tool_version() {
   case "$1" in
     kubernetes) echo "$K8S_VERSION" ;; helm) echo "$HELM_VERSION" ;; crictl) echo "$CRICTL_VERSION" ;;
     coredns) echo "$COREDNS_VERSION" ;; kind) echo "$KIND_VERSION" ;; hostpath-provisioner) echo "$PROVISIONER_VERSION" ;;
-    *) die "unknown tool '$1' (known: kubernetes helm crictl coredns kind hostpath-provisioner)" ;;
+    geth) echo "$GETH_VERSION" ;;
+    *) die "unknown tool '$1' (known: kubernetes helm crictl coredns kind hostpath-provisioner geth)" ;;
   esac
 }
 
@@ -29,6 +30,7 @@ tool_pkgs() {
     coredns) echo . ;;  # our main.go: CoreDNS with only the plugins the cluster uses
     kind) echo sigs.k8s.io/kind ;;
     hostpath-provisioner) echo . ;;
+    geth) echo github.com/ethereum/go-ethereum/cmd/geth ;;  # the real Ethereum client (tests, dev chain)
   esac
 }
 tool_ldflags() {

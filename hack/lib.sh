@@ -17,6 +17,7 @@ HELM_VERSION=v4.3.1
 CRICTL_VERSION=v1.34.0
 COREDNS_VERSION=v1.15.0
 KIND_VERSION=v0.31.0
+GETH_VERSION=v1.17.10       # hack/tools/geth/go.mod pins the same go-ethereum
 PROVISIONER_VERSION=v0.1.0   # hack/tools/hostpath-provisioner: our own, versioned by its source hash too
 
 # Networks the cluster creates and owns. Nothing else is ever routed to or from pods.

@@ -231,13 +231,7 @@ class Anvil:
         process, self._process = self._process, None
         if process is not None:
             atexit.unregister(self.stop)
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=timeout)
+            terminate(process, timeout)
             log.debug("anvil pid %d stopped (exit code %s)", process.pid, process.returncode)
         if self._log_file is not None:
             self._log_file.close()
@@ -260,6 +254,17 @@ class Anvil:
     def __repr__(self) -> str:
         state = f"pid {self._process.pid} at {self.rpc_url}" if self._process is not None else "stopped"
         return f"Anvil({state})"
+
+
+def terminate(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM (a node flushes its state then), SIGKILL after ``timeout``; no-op if it already exited."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout)
 
 
 def _tail(path: Path, lines: int = 20) -> str:
