@@ -47,3 +47,16 @@ readOnlyRootFilesystem: true
 capabilities:
   drop: ["ALL"]
 {{- end -}}
+
+{{/* The operator's own resources: FLTasks and Participants, their status and finalizers. */}}
+{{- define "flalliance.ownResourceRules" }}
+  - apiGroups: ["flalliance.io"]
+    resources: ["fltasks", "participants"]
+    verbs: ["get", "list", "watch", "patch"]
+  - apiGroups: ["flalliance.io"]
+    resources: ["fltasks/status", "participants/status"]
+    verbs: ["get", "patch"]
+  - apiGroups: ["flalliance.io"]
+    resources: ["fltasks/finalizers", "participants/finalizers"]
+    verbs: ["update"]
+{{- end }}

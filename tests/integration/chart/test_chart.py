@@ -108,6 +108,20 @@ def test_secrets_are_read_only_in_managed_namespaces(helm: str) -> None:
     assert "--namespace=team-a" in args and "--namespace=team-b" in args
 
 
+def test_an_organisations_release_grants_its_own_resources_only_in_its_namespaces(helm: str) -> None:
+    """With watchNamespaces, FLTasks and Participants are granted per namespace, not cluster-wide."""
+    docs = render(helm, "watchNamespaces={org-a}")
+    assert isinstance(docs, list)
+    cluster = [r for r in _rules(docs, "ClusterRole") if "flalliance.io" in r["apiGroups"]]
+    assert cluster == []
+    [role] = [d for d in kinds(docs, "Role") if d["metadata"].get("namespace") == "org-a"]
+    granted = {res for r in role["rules"] if "flalliance.io" in r["apiGroups"] for res in r["resources"]}
+    assert {"fltasks", "participants", "fltasks/status", "participants/finalizers"} <= granted
+    default = render(helm)
+    assert isinstance(default, list)
+    assert any("fltasks" in r["resources"] for r in _rules(default, "ClusterRole"))
+
+
 def test_training_logic_configmaps_are_written_only_in_managed_namespaces(helm: str) -> None:
     """The operator publishes inline training logic as a ConfigMap: get/create/update, nothing more."""
     for sets, where in ((("watchNamespaces={team-a,team-b}",), "Role"), ((), "ClusterRole")):
