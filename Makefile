@@ -150,6 +150,10 @@ demo-sim: setup ## the same protocol without Kubernetes: 8 worker processes on a
 bench-operator: setup envtest ## operator overhead and API requests per round (10 and 50 participants) -> bench/results/operator.json
 	$(PY) bench/operator/run.py --participants 10 50 --rounds 3
 
+.PHONY: bench-geth
+bench-geth: setup geth ## confirmation latency on geth (2 s blocks) and round time geth vs anvil -> bench/results/geth.json
+	nice -n 10 $(PY) bench/chain/geth.py
+
 .PHONY: bench-cluster
 bench-cluster: setup ## cluster figures (cold/warm start, Job->Running, memory) -> bench/results/cluster.json
 	$(PY) bench/cluster/run.py

@@ -75,6 +75,17 @@ def register(subparsers: Any) -> None:
         default="fork",
         help="fork participants from this process (fast start) or exec a fresh worker each (default fork)",
     )
+    p.add_argument(
+        "--chain",
+        choices=["anvil", "geth"],
+        default="anvil",
+        help="anvil (instant blocks, clock moved on) or geth --dev (real block period, real-time deadlines)",
+    )
+    p.add_argument("--block-period", type=int, default=2, help="geth: seconds between blocks (default 2)")
+    p.add_argument("--confirmations", type=int, default=0, help="blocks after a receipt before it counts")
+    p.add_argument(
+        "--phase-seconds", type=int, default=None, help="length of each phase (default 3600; 20 on geth)"
+    )
     p.add_argument("--out", type=Path, default=Path(".state/sim"), help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run)
@@ -110,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
             aggregation=args.aggregation,
             include=args.include,
             launch=args.launch,
+            chain=args.chain,
+            block_period=args.block_period,
+            confirmations=args.confirmations,
+            phase_seconds=args.phase_seconds or (20 if args.chain == "geth" else 3_600),
         )
     except (ValidationError, ValueError) as exc:
         print(f"flalliance simulate: {exc}", file=sys.stderr)

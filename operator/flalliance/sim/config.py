@@ -68,7 +68,16 @@ class SimConfig(BaseModel):
     include: Literal["screened", "accepted", "all"] = "accepted"
     init_seed: int = Field(default=0, ge=0)
     train_seed: int = Field(default=0, ge=0)
-    phase_seconds: int = Field(default=3_600, ge=60, description="chain-time length of each phase")
+    phase_seconds: int = Field(
+        default=3_600,
+        ge=10,
+        description="chain-time length of each phase (on geth it passes by the wall clock: keep it short)",
+    )
+    # "anvil": instant blocks, the coordinator moves the chain clock past a phase once everyone acted;
+    # "geth": a real client sealing a block every block_period seconds; deadlines pass in real time.
+    chain: Literal["anvil", "geth"] = "anvil"
+    block_period: int = Field(default=2, ge=1, le=30, description="geth: seconds between blocks")
+    confirmations: int = Field(default=0, ge=0, le=12, description="blocks after a receipt before it counts")
     stall_seconds: float = Field(
         default=300.0, gt=0, description="wall seconds without progress before the clock is moved anyway"
     )

@@ -1,4 +1,4 @@
-"""Run a whole task on one machine: anvil, the contracts, N participant processes, a coordinator.
+"""Run a whole task on one machine: a dev chain (anvil or geth), the contracts, N participants, a keeper.
 
 The participants are separate `flalliance-worker participate` processes: they join, read their roles from
 the chain and act on their own. This process is the task creator and keeper: it deploys the system,
@@ -28,7 +28,6 @@ import numpy as np
 
 from flalliance.chain.client import ChainClient
 from flalliance.chain.deploy import deploy_system
-from flalliance.chain.devchain import Anvil
 from flalliance.chain.events import EventReader
 from flalliance.chain.harness import ETHER, DevTask, derived_accounts
 from flalliance.chain.keys import dev_account
@@ -36,6 +35,7 @@ from flalliance.chain.models import Phase, Policy, Role, SlashReason, Status, Ta
 from flalliance.chain.token import TokenClient
 from flalliance.fl.spec import format_metric
 from flalliance.sim.config import SimConfig, build_spec, dataset_name
+from flalliance.sim.devnode import DevNode, dev_node
 from flalliance.sim.report import (
     ParticipantOutcome,
     ParticipantRecord,
@@ -184,7 +184,7 @@ class Simulation:
         self.spec: TrainingLogicSpec  # set by prepare_inputs (a preset's, or the user's file)
         self.test: Samples | None = None
         self.members: list[Member] = []
-        self.anvil: Anvil | None = None
+        self.node: DevNode | None = None
 
     # ----------------------------------------------------------------------------------------------------
     def run(self) -> SimReport:
@@ -197,9 +197,9 @@ class Simulation:
         started = time.monotonic()
         self.out.mkdir(parents=True, exist_ok=True)
         try:
-            with Anvil(log_path=self.out / "anvil.log") as anvil:
-                self.anvil = anvil
-                report = self._run(anvil, started)
+            with dev_node(self.cfg, self.out) as node:
+                self.node = node
+                report = self._run(node, started)
         finally:
             self._stop_all()
         report.wall_seconds = round(time.monotonic() - started, 3)
@@ -215,7 +215,7 @@ class Simulation:
         payout_plot(report, self.out / "payouts.png")
 
     # ----------------------------------------------------------------------------------------------------
-    def _run(self, anvil: Anvil, started: float) -> SimReport:
+    def _run(self, node: DevNode, started: float) -> SimReport:
         from flalliance.fl.spec import canonical_json, spec_hash
         from flalliance.sim.inputs import prepare_inputs
 
@@ -224,7 +224,13 @@ class Simulation:
         self.spec, dirs, self.test, partition = inputs.spec, inputs.dirs, inputs.test, inputs.info
         store = LocalStore(self.out / "store")
         store.put(canonical_json(self.spec))
-        owner = ChainClient(anvil.rpc_url, dev_account(0), chain_id=anvil.chain_id)
+        owner = ChainClient(
+            node.rpc_url,
+            dev_account(0),
+            chain_id=node.chain_id,
+            confirmations=cfg.confirmations,
+            timeout=max(30.0, 10.0 * cfg.block_period * (1 + cfg.confirmations)),
+        )
         system = deploy_system(owner)
         phase = cfg.phase_seconds
         params = TaskParams(
@@ -235,7 +241,9 @@ class Simulation:
             proposer_fraction_bps=cfg.proposer_fraction_bps,
             slash_bps=cfg.slash_bps,
             policy=Policy.COLLECTIVE if cfg.policy == "collective" else Policy.PER_PROPOSAL,
-            join_duration=phase,
+            # geth: the window opens at creation and closes by the wall clock; leave the participants time
+            # to start (the task starts as soon as it is full)
+            join_duration=phase if cfg.chain == "anvil" else max(phase, 300),
             pioneer_duration=phase,
             propose_duration=phase,
             commit_duration=phase,
@@ -261,11 +269,11 @@ class Simulation:
             key_file = keys / f"p{i:02d}.key"
             key_file.write_text("0x" + bytes(account.key).hex())
             key_file.chmod(0o600)
-            owner.set_balance(account.address, 100 * ETHER)
             token.mint(account.address, cfg.stake_tokens * ETHER)
             self.members.append(
                 Member(f"p{i:02d}", str(account.address), cfg.behaviour(i), key_file, data_dir)
             )
+        node.fund(owner, [m.address for m in self.members], 100 * ETHER)
         self.initial_balance = {m.address: token.balance_of(m.address) for m in self.members}
         self.events = EventReader(owner, self.task.contract, start_block=system.block)
         self.events.poll()
@@ -276,7 +284,7 @@ class Simulation:
             + (", ".join(f"p{i:02d}={cfg.behaviour(i)}" for i in cfg.malicious) or "none")
             + f"), {cfg.rounds} rounds, policy {cfg.policy}"
         )
-        self._spawn(anvil)
+        self._spawn(node)
         self._wait_joined()
         roster = self.task.participants()
         by_address = {m.address.lower(): m for m in self.members}
@@ -318,7 +326,7 @@ class Simulation:
         return report
 
     # ----------------------------------------------------------------------------------------------------
-    def _spawn(self, anvil: Anvil) -> None:
+    def _spawn(self, node: DevNode) -> None:
         logs = self.out / "logs"
         logs.mkdir(exist_ok=True)
         for m in self.members:
@@ -326,8 +334,9 @@ class Simulation:
                 **os.environ,
                 "OMP_NUM_THREADS": "1",
                 "MKL_NUM_THREADS": "1",
-                "FLALLIANCE_RPC_URL": anvil.rpc_url,
-                "FLALLIANCE_CHAIN_ID": str(anvil.chain_id),
+                "FLALLIANCE_RPC_URL": node.rpc_url,
+                "FLALLIANCE_CHAIN_ID": str(node.chain_id),
+                "FLALLIANCE_CONFIRMATIONS": str(self.cfg.confirmations),
                 "FLALLIANCE_TASK": self.task.address,
                 "FLALLIANCE_KEY_FILE": str(m.key_file),
                 "FLALLIANCE_DATA_DIR": str(m.data_dir),
@@ -373,10 +382,8 @@ class Simulation:
 
     # ----------------------------------------------------------------------------------------------------
     def _advance(self, deadline: int) -> None:
-        owner = self.dev.owner
-        if owner.block_timestamp() <= deadline:
-            owner.set_next_block_timestamp(deadline + 1)
-            owner.mine()
+        assert self.node is not None
+        self.node.advance_past(self.dev.owner, deadline)
 
     def _play_round(self, report: SimReport) -> RoundRecord | None:
         cfg = self.cfg
