@@ -37,6 +37,21 @@ class ChainSpec(ApiModel):
     operator_key_secret: SecretKeyRef = Field(
         description="Secret with the hex private key the operator uses for createTask, startRound, finalize"
     )
+    confirmations: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Blocks that must follow a transaction's (or an event's) block before the operator and "
+        "the workers trust it: 0 on an instantly mined dev chain, 2-12 on a chain with real blocks",
+    )
+    receipt_timeout_seconds: int = Field(
+        default=120,
+        ge=5,
+        le=3600,
+        description="How long a transaction may take to be mined and confirmed; one still unmined after a "
+        "quarter of this is replaced with fees raised by 12.5%. Set it to several block periods plus "
+        "the confirmations' blocks",
+    )
 
 
 class TrainingLogic(ApiModel):

@@ -162,6 +162,8 @@ def render_job(
         {"name": "FLALLIANCE_WORKER_IMAGE", "value": image},
         {"name": "FLALLIANCE_RPC_URL", "value": task.chain.rpc_url},
         {"name": "FLALLIANCE_CHAIN_ID", "value": str(task.chain.chain_id)},
+        {"name": "FLALLIANCE_CONFIRMATIONS", "value": str(task.chain.confirmations)},
+        {"name": "FLALLIANCE_RECEIPT_TIMEOUT", "value": str(task.chain.receipt_timeout_seconds)},
         {"name": "FLALLIANCE_TASK", "value": contract_address},
         {"name": "FLALLIANCE_KEY_FILE", "value": f"{WALLET_DIR}/key"},
         {"name": "FLALLIANCE_DATA_DIR", "value": DATA_DIR},

@@ -99,6 +99,11 @@ class Inputs:
         if client is None:
             client = shared_client(spec.chain.rpc_url, spec.chain.chain_id, account)
             self._clients[key] = client
+        # One client per key, whichever task asks: it waits as the most careful of them asks it to.
+        client.confirmations = max(client.confirmations, spec.chain.confirmations)
+        if spec.chain.receipt_timeout_seconds > client.timeout:
+            client.timeout = float(spec.chain.receipt_timeout_seconds)
+            client.replace_after = client.timeout / 4
         return client
 
     def operator_account(self, spec: FLTaskSpec, problems: list[Problem]) -> LocalAccount | None:

@@ -35,6 +35,11 @@ class StatusWriter:
     reported: set[str] = field(default_factory=set)
     _reader: EventReader | None = None
     _events: list[Event] = field(default_factory=list)
+    _event_blocks: list[int] = field(default_factory=list)  # the block of each of `_events`
+    _counted: set[int] = field(
+        default_factory=set
+    )  # rounds counted in rounds_total (once, even after a reorg)
+    confirmations: int = 0
     _history_read: bool = False  # the first poll reads the task's past: its rounds are not counted as new
     # The round phase last seen and when this replica first saw it (None until a phase change is seen,
     # so the first, partly observed phase is never timed).
@@ -49,9 +54,21 @@ class StatusWriter:
             start = first_block_at_or_after(
                 created_at, task.client.block_number(), task.client.block_timestamp
             )
-            self._reader = EventReader(task.client, task.contract, start_block=start)
-        for ev in self._reader.poll():
+            self._reader = EventReader(
+                task.client, task.contract, start_block=start, confirmations=self.confirmations
+            )
+        fresh = self._reader.poll()
+        if self._reader.reorged_from is not None:  # events read from replaced blocks are void
+            keep = [i for i, b in enumerate(self._event_blocks) if b < self._reader.reorged_from]
+            self._events = [self._events[i] for i in keep]
+            self._event_blocks = [self._event_blocks[i] for i in keep]
+        for ev in fresh:
             self._events.append(Event(ev.name, ev.args))
+            self._event_blocks.append(ev.block_number)
+            if ev.name == "RoundFinalized" and ev.args["round"] in self._counted:
+                continue
+            if ev.name == "RoundFinalized":
+                self._counted.add(ev.args["round"])
             if ev.name == "RoundFinalized" and self._history_read:
                 outcome = (
                     "aborted" if ev.args["aborted"] else "accepted" if ev.args["accepted"] else "rejected"

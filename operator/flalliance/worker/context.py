@@ -72,7 +72,13 @@ class WorkerContext:
 
     @cached_property
     def chain(self) -> ChainClient:
-        return ChainClient(self.settings.rpc_url, self.account, chain_id=self.settings.chain_id)
+        return ChainClient(
+            self.settings.rpc_url,
+            self.account,
+            chain_id=self.settings.chain_id,
+            confirmations=self.settings.confirmations,
+            timeout=self.settings.receipt_timeout,
+        )
 
     @cached_property
     def task(self) -> TaskClient:

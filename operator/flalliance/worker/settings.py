@@ -19,6 +19,9 @@ class WorkerSettings(BaseModel):
 
     rpc_url: str = Field(min_length=1)
     chain_id: int | None = None
+    # As the FLTask's spec.chain sets them: blocks on top of a receipt, and the wait for one.
+    confirmations: int = Field(default=0, ge=0)
+    receipt_timeout: float = Field(default=120.0, gt=0)
     task: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
     key_file: Path
     data_dir: Path | None = None
@@ -39,6 +42,8 @@ class WorkerSettings(BaseModel):
 _ENV = {
     "rpc_url": "FLALLIANCE_RPC_URL",
     "chain_id": "FLALLIANCE_CHAIN_ID",
+    "confirmations": "FLALLIANCE_CONFIRMATIONS",
+    "receipt_timeout": "FLALLIANCE_RECEIPT_TIMEOUT",
     "task": "FLALLIANCE_TASK",
     "key_file": "FLALLIANCE_KEY_FILE",
     "data_dir": "FLALLIANCE_DATA_DIR",
