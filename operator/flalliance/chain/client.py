@@ -515,6 +515,11 @@ class ChainClient:
             return False
         return True
 
+    def retrying(self, what: str, op: Callable[[], T]) -> T:
+        """Run ``op`` (requests on this client's ``w3``, e.g. a JSON-RPC batch) with the client's retries;
+        a connection that stays down is a :class:`ChainError` naming ``what``."""
+        return self._with_retries(what, op)
+
     def _with_retries(self, what: str, op: Callable[[], T]) -> T:
         """Run ``op``, repeating it with exponential backoff while the connection (not the request) fails."""
         delay = self._backoff

@@ -176,17 +176,22 @@ class EventReader:
         if to_block is not None:
             head = min(head, to_block)
         events: list[DecodedEvent] = []
-        for start, end in block_ranges(self.checkpoint.block, head, self.batch):
-            for entry in new_in_order(self._get_logs(start, end), self.checkpoint):
-                event = self._decode(entry)
-                if event is not None:
-                    events.append(event)
-                    self._hashes[event.block_number] = event.block_hash
-            end_hash = self.client.block_hash(end)
-            if end_hash is not None:
-                self._hashes[end] = end_hash
-            # the whole range is delivered: continue after it (keeps scans short even without events)
-            self.checkpoint = Checkpoint(block=end + 1)
+        before = self.checkpoint
+        try:
+            for start, end in block_ranges(self.checkpoint.block, head, self.batch):
+                for entry in new_in_order(self._get_logs(start, end), self.checkpoint):
+                    event = self._decode(entry)
+                    if event is not None:
+                        events.append(event)
+                        self._hashes[event.block_number] = event.block_hash
+                end_hash = self.client.block_hash(end)
+                if end_hash is not None:
+                    self._hashes[end] = end_hash
+                # the whole range is read: continue after it (keeps scans short even without events)
+                self.checkpoint = Checkpoint(block=end + 1)
+        except ChainError:
+            self.checkpoint = before  # nothing of this poll was delivered: the next one reads it again
+            raise
         for old in sorted(self._hashes)[: max(0, len(self._hashes) - self.TRACKED_BLOCKS)]:
             del self._hashes[old]
         return events

@@ -44,12 +44,17 @@ def _batch(task: TaskClient, calls: list[Any], *, with_block: bool = False) -> l
     Calls are contract functions (not yet called); `with_block` appends the latest block. Anything
     that would send a request must be created inside the batch context, or it runs on its own.
     """
-    with task.client.w3.batch_requests() as batch:
-        for call in calls:
-            batch.add(call)
-        if with_block:
-            batch.add(task.client.w3.eth.get_block("latest"))
-        return list(batch.execute())
+
+    def send() -> list[Any]:
+        with task.client.w3.batch_requests() as batch:
+            for call in calls:
+                batch.add(call)
+            if with_block:
+                batch.add(task.client.w3.eth.get_block("latest"))
+            return list(batch.execute())
+
+    # An unreachable node is a ChainError (the ChainReachable condition), not a crash of the pass.
+    return task.client.retrying("read the task state", send)
 
 
 def read_view(task: TaskClient, config: TaskConfig, seats: Mapping[str, str]) -> tuple[views.ChainView, bool]:

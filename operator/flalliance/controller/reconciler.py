@@ -124,6 +124,7 @@ class TaskReconciler:
             self.status.write_task(obj, previous, generation, None, None, [problem])
             return 60.0
         problems: list[Problem] = []
+        self.status.confirmations = spec.chain.confirmations
         operator = self.inputs.operator_account(spec, problems)
         logic_hash = self.inputs.training_logic_hash(spec, obj, problems)
         participants = self.inputs.participants(spec)
@@ -143,6 +144,9 @@ class TaskReconciler:
             try:
                 if self._config is None:
                     self._config = task.config()
+                mismatch = logic_mismatch(self._config, logic_hash, attached=spec.contract_address)
+                if mismatch is not None:
+                    problems.append(mismatch)
                 chain, needs_close = read_view(task, self._config, seats)
             except ChainError as exc:
                 problems.append(Problem("ChainReachable", chain_reason(exc), str(exc)))
@@ -208,7 +212,10 @@ class TaskReconciler:
         metrics.RECONCILE_SECONDS.labels("act").observe(acted - observed)
         summaries = previous.rounds
         if task is not None and chain is not None:
-            summaries = self.status.summaries(task, self._config, previous)
+            try:
+                summaries = self.status.summaries(task, self._config, previous)
+            except ChainError as exc:  # the node went away after the view was read: say so, keep the rounds
+                problems.append(Problem("ChainReachable", chain_reason(exc), str(exc)))
         self.status.write_task(obj, previous, generation, chain, logic_hash, problems, summaries, creating)
         if chain is not None:
             self.status.write_participants(chain, participants)
@@ -224,6 +231,24 @@ class TaskReconciler:
         if chain.ended and not any(s.claimable or (s.joined and not s.withdrawn) for s in chain.seats):
             return 30.0
         return self.poll_active if chain.status.value in ("Enrolling", "Running") else self.poll_idle
+
+
+def logic_mismatch(config: TaskConfig, logic_hash: str | None, *, attached: str | None) -> Problem | None:
+    """A task contract whose training-logic hash is not this FLTask's own copy: a condition, no join.
+
+    An organisation attaching to another's contract (`spec.contractAddress`) states the training logic it
+    agreed to; its participants would otherwise stake on, and train with, whatever logic the creator
+    fixed on-chain. (For a contract this FLTask created the hashes agree by construction.)
+    """
+    if logic_hash is None or config.training_logic_hash.lower() == logic_hash.lower():
+        return None
+    where = f"the task contract {attached}" if attached else "the task contract"
+    return Problem(
+        "Ready",
+        "TrainingLogicMismatch",
+        f"spec.trainingLogic hashes to {logic_hash}, but {where} fixes {config.training_logic_hash}: "
+        "this organisation's copy of the training logic is not the task's; no participant joins",
+    )
 
 
 def _fingerprint(chain: ChainView) -> tuple[Any, ...]:

@@ -115,8 +115,13 @@ def task_status(
         f"{chain.participants} joined, {chain.min_participants} needed, at most {chain.max_participants}",
     )
     status.message = _message(chain)
-    ready = not problems and chain.status != TaskStatus.CANCELLED
-    cond("Ready", "True" if ready else "False", _reason(chain) if ready else "Degraded", status.message)
+    if problems:  # Ready already names the problem (set above): the chain's progress must not hide it
+        ready_problem = next((p for p in problems if p.condition == "Ready"), problems[0])
+        status.message = ready_problem.message
+    elif chain.status == TaskStatus.CANCELLED:
+        cond("Ready", "False", "Degraded", status.message)
+    else:
+        cond("Ready", "True", _reason(chain), status.message)
     status.conditions = conds
     return status
 

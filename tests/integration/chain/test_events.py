@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from web3.contract import Contract
 
@@ -126,3 +128,27 @@ def test_a_checkpoint_past_the_head_with_nothing_read_is_an_error(
     reader = EventReader(chain, counter, checkpoint=Checkpoint(block=chain.block_number() + 10))
     with pytest.raises(ChainError, match="behind the event checkpoint"):
         reader.poll()
+
+
+class _FailingOnce(ChainClient):
+    """Reads logs through anvil, but the ``fail_at``-th read fails as if the node went away."""
+
+    fail_at = 2
+    calls = 0
+
+    def get_logs(self, address: str, from_block: int, to_block: int) -> Any:
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise ChainError("reading logs: RPC failed after 5 attempts: connection refused")
+        return super().get_logs(address, from_block, to_block)
+
+
+def test_a_poll_that_fails_midway_loses_nothing(chain: ChainClient, counter: Contract) -> None:
+    """Before: the ranges read before the failure moved the checkpoint, and their events were dropped."""
+    start = chain.block_number()
+    _emit(chain, counter)
+    flaky = _FailingOnce(chain.rpc_url, chain.account, chain_id=chain.chain_id)
+    reader = EventReader(flaky, counter, start_block=start, batch=3)
+    with pytest.raises(ChainError):
+        reader.poll()
+    assert len(_values(reader.poll())) == 25  # every event of _emit, once

@@ -52,7 +52,9 @@ def test_problems_become_false_conditions_and_unready() -> None:
     status = task_status(
         status, generation=1, chain=VIEW, training_logic_hash=None, rounds=[], problems=[problem]
     )
-    assert {c.type: c for c in status.conditions}["Ready"].reason == "Degraded"
+    ready = {c.type: c for c in status.conditions}["Ready"]
+    assert ready.status == "False" and ready.reason == "RpcUnreachable"  # the problem, not the progress
+    assert status.message == problem.message
 
 
 def test_cancelled_enrolment_is_failed_with_a_message() -> None:
