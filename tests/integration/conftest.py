@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +12,8 @@ from flalliance.chain.client import ChainClient
 from flalliance.chain.devchain import Anvil
 from flalliance.chain.keys import dev_account
 from flalliance.controller.observe import forget_shared_clients
+
+REPO = Path(__file__).resolve().parents[2]
 
 # ---------------------------------------------------------------------------------------------------------
 # Chain: one anvil for the whole session; each test runs between evm_snapshot and evm_revert, so tests
@@ -40,3 +44,17 @@ def chain(anvil: Anvil) -> Iterator[ChainClient]:
     finally:
         client.revert(snapshot)
         forget_shared_clients()  # the operator's clients counted nonces on the chain just reverted
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Helm: the pinned build (hack/build-tools.sh, cached outside the repository), for the chart's tests and
+# for rendering an organisation's release in the operator's.
+@pytest.fixture(scope="session")
+def helm() -> str:
+    out = subprocess.run(
+        ["bash", str(REPO / "hack" / "build-tools.sh"), "--path", "helm"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return str(Path(out.stdout.strip().splitlines()[-1]) / "helm")

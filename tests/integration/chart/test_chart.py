@@ -15,17 +15,6 @@ REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "charts" / "flalliance"
 
 
-@pytest.fixture(scope="module")
-def helm() -> str:
-    out = subprocess.run(
-        ["bash", str(REPO / "hack" / "build-tools.sh"), "--path", "helm"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return str(Path(out.stdout.strip().splitlines()[-1]) / "helm")
-
-
 def render(helm: str, *sets: str, ok: bool = True) -> list[dict[str, Any]] | str:
     args = [helm, "template", "rel", str(CHART), "--namespace", "flalliance-system"]
     for s in sets:

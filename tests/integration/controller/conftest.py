@@ -24,6 +24,13 @@ import pytest
 import yaml
 from kubernetes import client, config
 
+from flalliance.chain.arena import ArenaClient
+from flalliance.chain.client import ChainClient
+from flalliance.chain.deploy import deploy_system
+from flalliance.chain.harness import ETHER, derived_accounts
+from flalliance.chain.token import TokenClient
+from flalliance.fl.datasets import load_builtin
+from flalliance.fl.partition import PartitionRecord, dirichlet, write_partitions
 from flalliance.testing.apiserver import LocalApiServer
 from flalliance.testing.job_outcome import record_job, record_pod
 
@@ -205,3 +212,53 @@ def make_kubelet(kube_api: client.ApiClient, tmp_path: Path) -> Any:
         return KubeletStandIn(kube_api, namespace, data_dirs, workdir)
 
     return make
+
+
+@pytest.fixture
+def ns(kube_api: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = "t-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    core = client.CoreV1Api(kube_api)
+    core.create_namespace({"metadata": {"name": name}})
+    yield name
+
+
+@pytest.fixture
+def world(chain: ChainClient, kube_api: client.ApiClient, ns: str, tmp_path: Path) -> dict[str, Any]:
+    """A deployed system, a finished Arena task, funded accounts, Secrets, PVCs and partitioned data."""
+    system = deploy_system(chain)
+    arena = ArenaClient(chain, system.arena)
+    arena.register(1, 500 * ETHER)
+    arena.finish(1, b"\x22" * 32)
+    token = TokenClient(chain, system.token)
+    assert chain.address is not None
+    token.mint(chain.address, 1_000 * ETHER)
+    accounts = derived_accounts(4, label=f"operator-{ns}")
+    core = client.CoreV1Api(kube_api)
+    data = load_builtin("digits").train
+    parts, _ = dirichlet(data.y, 4, 0.5, seed=11)
+    dirs = write_partitions(
+        data, parts, tmp_path / "data", PartitionRecord("dirichlet", 4, 11, {"alpha": 0.5})
+    )
+    data_dirs = {}
+    for i, account in enumerate(accounts):
+        chain.set_balance(account.address, 100 * ETHER)
+        token.mint(account.address, 100 * ETHER)
+        put_secret(core, ns, f"wallet-{i}", "0x" + bytes(account.key).hex())
+        core.create_namespaced_persistent_volume_claim(
+            ns,
+            {
+                "metadata": {"name": f"data-{i}"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            },
+        )
+        data_dirs[f"data-{i}"] = dirs[i]
+    put_secret(core, ns, "operator-key", "0x" + bytes(chain.account.key).hex())  # type: ignore[union-attr]
+    store = tmp_path / "store"
+    store.mkdir()
+    return {"system": system, "accounts": accounts, "data_dirs": data_dirs, "store": store, "chain": chain}
+
+
+def put_secret(core: client.CoreV1Api, ns: str, name: str, key: str) -> None:
+    core.create_namespaced_secret(
+        ns, {"metadata": {"name": name}, "data": {"privateKey": base64.b64encode(key.encode()).decode()}}
+    )

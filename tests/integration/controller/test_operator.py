@@ -9,29 +9,27 @@ to the workers through a ConfigMap, with a store the operator cannot reach.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
 
-from flalliance.chain.arena import ArenaClient
 from flalliance.chain.client import ChainClient
-from flalliance.chain.deploy import DeployedSystem, deploy_system
-from flalliance.chain.harness import ETHER, derived_accounts
+from flalliance.chain.deploy import DeployedSystem
+from flalliance.chain.harness import ETHER
 from flalliance.chain.models import Status
 from flalliance.chain.task import TaskClient
 from flalliance.chain.token import TokenClient
 from flalliance.controller.labels import ANNOTATION_BEHAVIOUR
-from flalliance.fl.datasets import load_builtin
-from flalliance.fl.partition import PartitionRecord, dirichlet, write_partitions
 from flalliance.store.local import LocalStore
 from flalliance.testing.operator_thread import OperatorThread
+
+from .conftest import put_secret
 
 pytestmark = pytest.mark.integration
 
@@ -41,56 +39,6 @@ SPEC = {
     "training": {"epochs": 2, "batch_size": 16, "optimizer": {"kind": "sgd", "learning_rate": 0.1}},
 }
 GROUP, VERSION = "flalliance.io", "v1alpha1"
-
-
-@pytest.fixture
-def ns(kube_api: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    name = "t-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
-    core = client.CoreV1Api(kube_api)
-    core.create_namespace({"metadata": {"name": name}})
-    yield name
-
-
-@pytest.fixture
-def world(chain: ChainClient, kube_api: client.ApiClient, ns: str, tmp_path: Path) -> dict[str, Any]:
-    """A deployed system, a finished Arena task, funded accounts, Secrets, PVCs and partitioned data."""
-    system = deploy_system(chain)
-    arena = ArenaClient(chain, system.arena)
-    arena.register(1, 500 * ETHER)
-    arena.finish(1, b"\x22" * 32)
-    token = TokenClient(chain, system.token)
-    assert chain.address is not None
-    token.mint(chain.address, 1_000 * ETHER)
-    accounts = derived_accounts(4, label=f"operator-{ns}")
-    core = client.CoreV1Api(kube_api)
-    data = load_builtin("digits").train
-    parts, _ = dirichlet(data.y, 4, 0.5, seed=11)
-    dirs = write_partitions(
-        data, parts, tmp_path / "data", PartitionRecord("dirichlet", 4, 11, {"alpha": 0.5})
-    )
-    data_dirs = {}
-    for i, account in enumerate(accounts):
-        chain.set_balance(account.address, 100 * ETHER)
-        token.mint(account.address, 100 * ETHER)
-        _secret(core, ns, f"wallet-{i}", "0x" + bytes(account.key).hex())
-        core.create_namespaced_persistent_volume_claim(
-            ns,
-            {
-                "metadata": {"name": f"data-{i}"},
-                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
-            },
-        )
-        data_dirs[f"data-{i}"] = dirs[i]
-    _secret(core, ns, "operator-key", "0x" + bytes(chain.account.key).hex())  # type: ignore[union-attr]
-    store = tmp_path / "store"
-    store.mkdir()
-    return {"system": system, "accounts": accounts, "data_dirs": data_dirs, "store": store, "chain": chain}
-
-
-def _secret(core: client.CoreV1Api, ns: str, name: str, key: str) -> None:
-    core.create_namespaced_secret(
-        ns, {"metadata": {"name": name}, "data": {"privateKey": base64.b64encode(key.encode()).decode()}}
-    )
 
 
 PHASES = {"join": 600, "pioneer": 300, "propose": 300, "commit": 300, "reveal": 300}
@@ -188,6 +136,18 @@ def create(api: client.ApiClient, ns: str, plural: str, body: dict[str, Any]) ->
     client.CustomObjectsApi(api).create_namespaced_custom_object(GROUP, VERSION, ns, plural, body)
 
 
+def completed(api: client.ApiClient, ns: str, participants: int = 4) -> dict[str, Any] | None:
+    """The FLTask's status once it is Completed and every Participant has withdrawn; else None."""
+    status: dict[str, Any] = get(api, ns, "fltasks", "digits").get("status", {})
+    if status.get("phase") != "Completed":
+        return None
+    withdrawn = all(
+        get(api, ns, "participants", f"p{i}").get("status", {}).get("phase") == "Withdrawn"
+        for i in range(participants)
+    )
+    return status if withdrawn else None
+
+
 def events(api: client.ApiClient, ns: str) -> list[tuple[str, str]]:
     return [(e.reason, e.message) for e in client.CoreV1Api(api).list_namespaced_event(ns).items]
 
@@ -221,11 +181,7 @@ def test_operator_runs_a_task_to_completion_and_survives_a_restart(
         done = wait_for(
             "completion",
             lambda: (
-                (s := get(kube_api, ns, "fltasks", "digits").get("status", {})).get("phase") == "Completed"
-                and all(
-                    get(kube_api, ns, "participants", f"p{i}").get("status", {}).get("phase") == "Withdrawn"
-                    for i in range(4)
-                )
+                (s := completed(kube_api, ns))
                 and task.state().pool == 0  # the creator refunds what nobody earned
                 and s
             ),
@@ -458,6 +414,50 @@ def test_a_contract_address_with_a_wrong_checksum_is_named_in_the_condition(
     assert "ChainError" not in reasons
 
 
+def test_attaching_to_a_contract_with_other_training_logic_is_a_condition_and_no_join(
+    kube_api: client.ApiClient, ns: str, world: dict[str, Any]
+) -> None:
+    """An organisation attaching by contractAddress checks the on-chain logic hash against its own copy."""
+    from flalliance.chain.factory import FactoryClient
+    from flalliance.chain.models import TaskParams
+
+    chain: ChainClient = world["chain"]
+    system: DeployedSystem = world["system"]
+    factory = FactoryClient(chain, system.factory)
+    TokenClient(chain, system.token).mint(chain.address or "", factory.reward_for(1))
+    params = TaskParams(
+        min_stake=10 * ETHER,
+        min_participants=4,
+        max_participants=4,
+        total_rounds=2,
+        proposer_fraction_bps=5_000,
+    )
+    theirs = b"\x33" * 32  # the creator fixed some other training logic
+    address = factory.create_task(1, params, theirs)
+    body = fltask(world, contractAddress=address)
+    del body["spec"]["arenaTaskId"]
+    create(kube_api, ns, "fltasks", body)
+    for i in range(4):
+        create(kube_api, ns, "participants", participant(i))
+    operator = OperatorThread(kube_api, ns)
+    operator.start()
+    try:
+        cond = wait_for(
+            "TrainingLogicMismatch",
+            lambda: _condition(kube_api, ns, "TrainingLogicMismatch"),
+            timeout=60,
+            dump=lambda: dump_state(kube_api, ns),
+        )
+        time.sleep(3)  # further passes: still no join
+    finally:
+        operator.stop()
+    ours = get(kube_api, ns, "fltasks", "digits")["status"]["trainingLogicHash"]
+    assert cond["type"] == "Ready" and cond["status"] == "False"
+    assert "spec.trainingLogic" in cond["message"] and ours in cond["message"]
+    assert "0x" + theirs.hex() in cond["message"].lower()
+    assert TaskClient(chain, address).state().participant_count == 0
+
+
 def test_a_test_annotation_is_ignored_and_reported_outside_test_mode(
     kube_api: client.ApiClient, ns: str, world: dict[str, Any]
 ) -> None:
@@ -536,7 +536,7 @@ def test_missing_secret_is_reported_then_recovered(
         )
         assert cond["status"] == "False" and "operator-key" in cond["message"]
         assert ("SecretNotFound", cond["message"]) in events(kube_api, ns)
-        _secret(core, ns, "operator-key", "0x" + bytes(world["chain"].account.key).hex())
+        put_secret(core, ns, "operator-key", "0x" + bytes(world["chain"].account.key).hex())
         wait_for(
             "the contract after the Secret appears",
             lambda: get(kube_api, ns, "fltasks", "digits").get("status", {}).get("contractAddress"),

@@ -1,0 +1,109 @@
+"""Faults under a running task: the chain's RPC endpoint unreachable for 60 s in the middle of a round.
+
+The operator and every worker Job reach anvil through a TCP proxy that the test cuts (connections
+refused and dropped) while round 0's training Jobs are pending, then restores. Expected: the FLTask says
+the chain is unreachable while it is, the task then completes with every round accepted, and nothing was
+sent twice: one proposal per proposer and round, one commit and one reveal per voter and round, and no
+transaction of the task's accounts failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from flalliance.chain.client import ChainClient
+from flalliance.chain.events import EventReader
+from flalliance.chain.models import Status
+from flalliance.chain.task import TaskClient
+from flalliance.testing.operator_thread import OperatorThread
+from flalliance.testing.tcp_proxy import TcpProxy
+
+from .test_operator import completed, create, dump_state, fltask, get, participant, wait_for
+
+pytestmark = pytest.mark.integration
+
+OUTAGE_SECONDS = 60
+
+
+@pytest.fixture
+def proxy(chain: ChainClient) -> Iterator[TcpProxy]:
+    with TcpProxy(chain.rpc_url) as p:
+        yield p
+
+
+def _chain_condition(api: client.ApiClient, ns: str) -> dict[str, Any] | None:
+    conditions = get(api, ns, "fltasks", "digits").get("status", {}).get("conditions", [])
+    return next((c for c in conditions if c["type"] == "ChainReachable"), None)
+
+
+def test_an_rpc_outage_of_a_minute_mid_round_loses_nothing_and_sends_nothing_twice(
+    kube_api: client.ApiClient, ns: str, world: dict[str, Any], make_kubelet: Any, proxy: TcpProxy
+) -> None:
+    chain: ChainClient = world["chain"]
+    start_block = chain.block_number()
+    kubelet = make_kubelet(ns, world["data_dirs"])
+    body = fltask(world)
+    body["spec"]["chain"]["rpcUrl"] = proxy.url
+    create(kube_api, ns, "fltasks", body)
+    for i in range(4):
+        create(kube_api, ns, "participants", participant(i))
+    operator = OperatorThread(kube_api, ns)
+    operator.start()
+    unreachable: list[dict[str, Any]] = []
+    try:
+        address = wait_for(
+            "contract",
+            lambda: get(kube_api, ns, "fltasks", "digits").get("status", {}).get("contractAddress"),
+        )
+
+        def training_jobs() -> list[str]:
+            kubelet.step(hold=lambda name: "-train-" in name)  # the pioneer runs; trainers stay pending
+            jobs = client.BatchV1Api(kube_api).list_namespaced_job(ns).items
+            return [j.metadata.name for j in jobs if "-train-" in j.metadata.name]
+
+        wait_for("training jobs", training_jobs, dump=lambda: dump_state(kube_api, ns))
+        proxy.cut()
+        cut_at = time.monotonic()
+        while time.monotonic() - cut_at < OUTAGE_SECONDS:
+            cond = _chain_condition(kube_api, ns)
+            if cond is not None and cond["status"] == "False":
+                unreachable.append(cond)
+            time.sleep(1)
+        proxy.restore()
+        done = wait_for(
+            "completion",
+            lambda: completed(kube_api, ns),
+            kubelet,
+            timeout=600,
+            dump=lambda: dump_state(kube_api, ns),
+        )
+    finally:
+        operator.stop()
+    assert unreachable, "the FLTask never reported the chain unreachable during the outage"
+    assert "ChainReachable" in {c["type"] for c in unreachable}
+    reachable = _chain_condition(kube_api, ns)
+    assert reachable is not None and reachable["status"] == "True"
+
+    task = TaskClient(chain, address)
+    assert task.state().status == Status.COMPLETED
+    assert all(r["accepted"] for r in done["rounds"]) and len(done["rounds"]) == 2
+    events = EventReader(chain, task.contract, start_block=start_block).poll()
+    once = Counter(
+        (e.name, int(e.args["round"]), str(e.args.get("proposer") or e.args.get("voter")))
+        for e in events
+        if e.name in ("ProposalSubmitted", "VoteCommitted", "VoteRevealed")
+    )
+    assert once and max(once.values()) == 1, once
+    accounts = {a.address.lower() for a in world["accounts"]} | {(chain.address or "").lower()}
+    for number in range(start_block + 1, chain.block_number() + 1):
+        block = chain.w3.eth.get_block(number, full_transactions=True)
+        for tx in block["transactions"]:
+            if str(tx["from"]).lower() in accounts:  # type: ignore[index]
+                receipt = chain.w3.eth.get_transaction_receipt(tx["hash"])  # type: ignore[index]
+                assert receipt["status"] == 1, f"a failed transaction in block {number}: {tx}"
