@@ -148,7 +148,7 @@ demo-sim: setup ## the same protocol without Kubernetes: 8 worker processes on a
 
 .PHONY: bench-operator
 bench-operator: setup envtest ## operator overhead and API requests per round (10 and 50 participants) -> bench/results/operator.json
-	$(PY) bench/operator/run.py --participants 10 50 --rounds 3
+	$(PY) bench/operator/run.py --participants 10 50 --rounds 4
 
 .PHONY: bench-geth
 bench-geth: setup geth ## confirmation latency on geth (2 s blocks) and round time geth vs anvil -> bench/results/geth.json

@@ -9,7 +9,7 @@ time is almost all operator and chain overhead. For each round it reports:
   path overhead = round wall time - the Jobs on the critical path (longest pioneer + train + validate)
 and the API requests the reconciler made per round.
 
-    .venv/bin/python bench/operator/run.py --participants 10 50 --rounds 3
+    .venv/bin/python bench/operator/run.py --participants 10 50 --rounds 4
 """
 
 from __future__ import annotations
@@ -321,6 +321,9 @@ def _run(
                 )
                 if status.get("contractAddress"):
                     task = TaskClient(owner, status["contractAddress"])
+                refused = [c for c in status.get("conditions", []) if c["reason"] == "InvalidSpec"]
+                if refused:  # e.g. too few rounds for the participants: say so, do not wait 600 s
+                    raise RuntimeError(f"{n} participants: the FLTask was refused: {refused[0]['message']}")
                 time.sleep(0.02)
                 continue
             state = task.state()
@@ -386,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--participants", type=int, nargs="+", default=[10, 50])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4)  # PerProposal: >= one epoch at 0.3
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "operator.json")
     args = parser.parse_args(argv)
     results = []
