@@ -121,8 +121,8 @@ class EventReader:
     checkpoint only after handling the returned events; on restart pass it back as ``checkpoint=``.
     Ranges the node refuses as too large are split in halves.
 
-    Reorg-safe: the reader remembers the hash of the last block of each range it read (and of each block
-    it delivered events from). Each poll first checks the newest of them; when the chain has replaced it,
+    Reorg-safe: the reader remembers the hash of the block where each poll stopped (and of each block it
+    delivered events from). Each poll first checks the newest of them; when the chain has replaced it,
     the reader walks back to the newest block still canonical, rewinds there, and sets
     :attr:`reorged_from` to the first block whose events are void: the caller drops the events it holds
     from that block on, and the same poll delivers the canonical chain's events again.
@@ -184,11 +184,13 @@ class EventReader:
                     if event is not None:
                         events.append(event)
                         self._hashes[event.block_number] = event.block_hash
-                end_hash = self.client.block_hash(end)
-                if end_hash is not None:
-                    self._hashes[end] = end_hash
                 # the whole range is read: continue after it (keeps scans short even without events)
                 self.checkpoint = Checkpoint(block=end + 1)
+            last = self.checkpoint.block - 1
+            if self.checkpoint != before and last not in self._hashes:  # where this poll stopped
+                end_hash = self.client.block_hash(last)
+                if end_hash is not None:
+                    self._hashes[last] = end_hash
         except ChainError:
             self.checkpoint = before  # nothing of this poll was delivered: the next one reads it again
             raise

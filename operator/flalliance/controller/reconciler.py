@@ -124,7 +124,6 @@ class TaskReconciler:
             self.status.write_task(obj, previous, generation, None, None, [problem])
             return 60.0
         problems: list[Problem] = []
-        self.status.confirmations = spec.chain.confirmations
         operator = self.inputs.operator_account(spec, problems)
         logic_hash = self.inputs.training_logic_hash(spec, obj, problems)
         participants = self.inputs.participants(spec)
@@ -213,7 +212,9 @@ class TaskReconciler:
         summaries = previous.rounds
         if task is not None and chain is not None:
             try:
-                summaries = self.status.summaries(task, self._config, previous)
+                summaries = self.status.summaries(
+                    task, self._config, previous, confirmations=spec.chain.confirmations
+                )
             except ChainError as exc:  # the node went away after the view was read: say so, keep the rounds
                 problems.append(Problem("ChainReachable", chain_reason(exc), str(exc)))
         self.status.write_task(obj, previous, generation, chain, logic_hash, problems, summaries, creating)

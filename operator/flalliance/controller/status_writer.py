@@ -34,48 +34,41 @@ class StatusWriter:
     accuracies: dict[int, list[float]]
     reported: set[str] = field(default_factory=set)
     _reader: EventReader | None = None
-    _events: list[Event] = field(default_factory=list)
-    _event_blocks: list[int] = field(default_factory=list)  # the block of each of `_events`
-    _counted: set[int] = field(
-        default_factory=set
-    )  # rounds counted in rounds_total (once, even after a reorg)
-    confirmations: int = 0
+    _events: list[tuple[int, Event]] = field(default_factory=list)  # (block, event), in chain order
+    _counted: set[int] = field(default_factory=set)  # rounds in rounds_total (once, even after a reorg)
     _history_read: bool = False  # the first poll reads the task's past: its rounds are not counted as new
     # The round phase last seen and when this replica first saw it (None until a phase change is seen,
     # so the first, partly observed phase is never timed).
     _phase: tuple[int, str] | None = None
     _phase_since: float | None = None
 
-    def summaries(self, task: TaskClient, config: TaskConfig | None, previous: FLTaskStatus) -> Any:
-        """The round summaries: the previous ones, updated with the events since the last pass."""
+    def summaries(
+        self, task: TaskClient, config: TaskConfig | None, previous: FLTaskStatus, *, confirmations: int = 0
+    ) -> Any:
+        """The round summaries: the previous ones, updated with the events ``confirmations`` deep since
+        the last pass."""
         if self._reader is None:
             # Start at the contract's creation block (found from its recorded creation time), not block 0.
             created_at = (config or task.config()).created_at
             start = first_block_at_or_after(
                 created_at, task.client.block_number(), task.client.block_timestamp
             )
-            self._reader = EventReader(
-                task.client, task.contract, start_block=start, confirmations=self.confirmations
-            )
+            self._reader = EventReader(task.client, task.contract, start_block=start)
+        self._reader.confirmations = confirmations
         fresh = self._reader.poll()
         if self._reader.reorged_from is not None:  # events read from replaced blocks are void
-            keep = [i for i, b in enumerate(self._event_blocks) if b < self._reader.reorged_from]
-            self._events = [self._events[i] for i in keep]
-            self._event_blocks = [self._event_blocks[i] for i in keep]
+            self._events = [(b, e) for b, e in self._events if b < self._reader.reorged_from]
         for ev in fresh:
-            self._events.append(Event(ev.name, ev.args))
-            self._event_blocks.append(ev.block_number)
-            if ev.name == "RoundFinalized" and ev.args["round"] in self._counted:
-                continue
-            if ev.name == "RoundFinalized":
+            self._events.append((ev.block_number, Event(ev.name, ev.args)))
+            if ev.name == "RoundFinalized" and ev.args["round"] not in self._counted:
                 self._counted.add(ev.args["round"])
-            if ev.name == "RoundFinalized" and self._history_read:
-                outcome = (
-                    "aborted" if ev.args["aborted"] else "accepted" if ev.args["accepted"] else "rejected"
-                )
-                metrics.ROUNDS.labels(self.namespace, self.name, outcome).inc()
+                if self._history_read:
+                    outcome = (
+                        "aborted" if ev.args["aborted"] else "accepted" if ev.args["accepted"] else "rejected"
+                    )
+                    metrics.ROUNDS.labels(self.namespace, self.name, outcome).inc()
         self._history_read = True
-        return summarize(self._events, self.accuracies, previous.rounds)
+        return summarize([e for _, e in self._events], self.accuracies, previous.rounds)
 
     def write_task(
         self,

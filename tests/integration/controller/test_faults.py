@@ -24,7 +24,16 @@ from flalliance.chain.task import TaskClient
 from flalliance.testing.operator_thread import OperatorThread
 from flalliance.testing.tcp_proxy import TcpProxy
 
-from .test_operator import completed, create, dump_state, fltask, get, participant, wait_for
+from .test_operator import (
+    completed,
+    create,
+    dump_state,
+    fltask,
+    get,
+    held_training_jobs,
+    participant,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -61,13 +70,11 @@ def test_an_rpc_outage_of_a_minute_mid_round_loses_nothing_and_sends_nothing_twi
             "contract",
             lambda: get(kube_api, ns, "fltasks", "digits").get("status", {}).get("contractAddress"),
         )
-
-        def training_jobs() -> list[str]:
-            kubelet.step(hold=lambda name: "-train-" in name)  # the pioneer runs; trainers stay pending
-            jobs = client.BatchV1Api(kube_api).list_namespaced_job(ns).items
-            return [j.metadata.name for j in jobs if "-train-" in j.metadata.name]
-
-        wait_for("training jobs", training_jobs, dump=lambda: dump_state(kube_api, ns))
+        wait_for(
+            "training jobs",
+            lambda: held_training_jobs(kubelet, kube_api, ns),
+            dump=lambda: dump_state(kube_api, ns),
+        )
         proxy.cut()
         cut_at = time.monotonic()
         while time.monotonic() - cut_at < OUTAGE_SECONDS:

@@ -148,6 +148,13 @@ def completed(api: client.ApiClient, ns: str, participants: int = 4) -> dict[str
     return status if withdrawn else None
 
 
+def held_training_jobs(kubelet: Any, api: client.ApiClient, ns: str) -> list[str]:
+    """Run the Jobs but the trainers (the pioneer's runs), and name the training Jobs created so far."""
+    kubelet.step(hold=lambda name: "-train-" in name)
+    jobs = client.BatchV1Api(api).list_namespaced_job(ns).items
+    return [j.metadata.name for j in jobs if "-train-" in j.metadata.name]
+
+
 def events(api: client.ApiClient, ns: str) -> list[tuple[str, str]]:
     return [(e.reason, e.message) for e in client.CoreV1Api(api).list_namespaced_event(ns).items]
 
@@ -169,12 +176,7 @@ def test_operator_runs_a_task_to_completion_and_survives_a_restart(
         task = TaskClient(world["chain"], status)
 
         # Restart mid-round: stop the operator while round 0's training Jobs exist, then start it again.
-        def training_jobs() -> list[str]:
-            kubelet.step(hold=lambda name: "-train-" in name)  # run the pioneer, hold the trainers
-            jobs = client.BatchV1Api(kube_api).list_namespaced_job(ns).items
-            return [j.metadata.name for j in jobs if "-train-" in j.metadata.name]
-
-        wait_for("training jobs", training_jobs)
+        wait_for("training jobs", lambda: held_training_jobs(kubelet, kube_api, ns))
         operator.stop()
         kubelet.step()
         operator.start()
@@ -494,13 +496,11 @@ def test_a_killed_worker_pod_is_retried_and_the_round_completes(
         create(kube_api, ns, "participants", participant(i))
     operator.start()
     try:
-
-        def training_jobs() -> list[str]:
-            kubelet.step(hold=lambda name: "-train-" in name)  # run the pioneer, hold the trainers
-            jobs = client.BatchV1Api(kube_api).list_namespaced_job(ns).items
-            return [j.metadata.name for j in jobs if "-train-" in j.metadata.name]
-
-        train = wait_for("a training job", training_jobs, dump=lambda: dump_state(kube_api, ns))
+        train = wait_for(
+            "a training job",
+            lambda: held_training_jobs(kubelet, kube_api, ns),
+            dump=lambda: dump_state(kube_api, ns),
+        )
         kubelet.fail_next.add(train[0])
         wait_for(
             "completion",
