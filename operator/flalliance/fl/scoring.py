@@ -230,6 +230,24 @@ def regression_verdicts(
     return [ScreenReason.LOSS_REGRESSION if v - baseline_loss > limit else None for v in losses]
 
 
+def forgive_aligned(
+    rule: ValidationSpec,
+    regress: Sequence[ScreenReason | None],
+    own_cosines: Sequence[float],
+) -> list[ScreenReason | None]:
+    """Drop the ``loss_regression`` verdicts of proposals whose update agrees with the voter's own,
+    ``cos(Δ_i, Δ_v) >= aligned_regression_cosine`` (see ValidationSpec.aligned_regression_cosine). It holds
+    on probation too: there the direction checks are already stricter, and an honest proposer rejected once
+    early (a near-random global model) must be able to climb out of probation."""
+    limit = rule.aligned_regression_cosine
+    if limit is None:
+        return list(regress)
+    return [
+        None if r is ScreenReason.LOSS_REGRESSION and cosine >= limit else r
+        for r, cosine in zip(regress, own_cosines, strict=True)
+    ]
+
+
 @dataclass(frozen=True)
 class AggregateVote:
     score: int  # +1 / 0 / -1: the signed vote

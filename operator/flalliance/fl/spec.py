@@ -241,6 +241,15 @@ class ValidationSpec(_Strict):
     # the pioneer: a poisoned LoRA adapter learns token frequencies and gains 0.1-0.2 nats where an honest
     # one gains 1.7) when a round has too few proposals for the outlier check.
     min_reference_gain: float | None = Field(default=None, ge=0, le=1)
+    # Aligned regressions: a proposal that raises the voter's loss by more than the regression limit is
+    # still accepted when its update points the way the voter's own reference update does, cos(Δ_i, Δ_v)
+    # >= aligned_regression_cosine (on probation too). Under label skew a full step of an honest update
+    # learnt on a few classes regresses the other participants' data (it overshoots into its own classes)
+    # while its direction agrees with theirs (cos 0.1-0.5); a label-flipped or sign-flipped update regresses
+    # and points away (cos about 0 or below). 0.1 (digits grid, 3 seeds: a clean run's honest proposals
+    # rejected 0.6/8.9/1.1% against 0.6/16.7/3.3% without it, label flips caught alike). None: every
+    # regression is rejected (the rule before this field).
+    aligned_regression_cosine: float | None = Field(default=0.1, ge=-1, le=1)
 
 
 class SeedsSpec(_Strict):

@@ -56,7 +56,9 @@ def test_reference_verdicts_and_the_stricter_limits_on_probation() -> None:
 def test_probation_from_the_public_record() -> None:
     assert not on_probation(0, 0)
     assert not on_probation(3, 1)
-    assert on_probation(1, 1) and on_probation(0, 1) and on_probation(2, 5)
+    # one early rejection of an honest proposer is not enough, nor a record as often accepted as not
+    assert not on_probation(0, 1) and not on_probation(1, 2) and not on_probation(4, 8)
+    assert on_probation(0, 2) and on_probation(2, 5) and on_probation(1, 3)
 
 
 def test_a_copied_proposal_is_rejected_after_its_first_occurrence() -> None:

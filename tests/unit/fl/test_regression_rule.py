@@ -10,7 +10,7 @@ from flalliance.fl.datasets import load_builtin
 from flalliance.fl.partition import dirichlet
 from flalliance.fl.pioneer import initial_tensors
 from flalliance.fl.private_split import private_split
-from flalliance.fl.scoring import ScreenReason, regression_verdicts, update_stats
+from flalliance.fl.scoring import ScreenReason, forgive_aligned, regression_verdicts, update_stats
 from flalliance.fl.spec import TrainingLogicSpec, ValidationSpec
 from flalliance.fl.training import train
 from flalliance.fl.validation import ProposalFile, validate_round
@@ -26,6 +26,22 @@ def test_regression_limit_is_absolute_or_relative_to_the_global_loss() -> None:
     assert regression_verdicts(rule, [4.9, 5.3], 4.0) == [None, ScreenReason.LOSS_REGRESSION]
     off = rule.model_copy(update={"regression_floor": None})
     assert regression_verdicts(off, [9.0], 1.0) == [None]
+
+
+def test_a_regression_that_points_the_voters_way_is_forgiven() -> None:
+    rule = ValidationSpec()
+    assert rule.aligned_regression_cosine == 0.1
+    regress = [ScreenReason.LOSS_REGRESSION, ScreenReason.LOSS_REGRESSION, None, ScreenReason.LOSS_OUTLIER]
+    # an overshooting honest step agrees with the voter's own update; a flipped one does not; other
+    # reasons are not the regression check's to forgive
+    assert forgive_aligned(rule, regress, [0.3, 0.05, -0.9, 0.9]) == [
+        None,
+        ScreenReason.LOSS_REGRESSION,
+        None,
+        ScreenReason.LOSS_OUTLIER,
+    ]
+    off = rule.model_copy(update={"aligned_regression_cosine": None})
+    assert forgive_aligned(off, regress, [0.3, 0.05, -0.9, 0.9]) == regress
 
 
 def test_reference_mask_keeps_attackers_from_setting_the_scale() -> None:
