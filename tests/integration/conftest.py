@@ -12,6 +12,7 @@ from flalliance.chain.client import ChainClient
 from flalliance.chain.devchain import Anvil
 from flalliance.chain.keys import dev_account
 from flalliance.controller.observe import forget_shared_clients
+from flalliance.testing.minio import MinioServer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,3 +59,12 @@ def helm() -> str:
         check=True,
     )
     return str(Path(out.stdout.strip().splitlines()[-1]) / "helm")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# S3: one real MinIO for the session (flalliance.testing.minio), bucket "artifacts"; tests keep apart by
+# prefix, and objects are content-addressed, so a test never sees another's as wrong.
+@pytest.fixture(scope="session")
+def minio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MinioServer]:
+    with MinioServer(tmp_path_factory.mktemp("minio")) as server:
+        yield server

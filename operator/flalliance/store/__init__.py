@@ -12,9 +12,11 @@ from flalliance.store.base import (
     ObjectTooLarge,
     StoreAuthError,
     StoreError,
+    StoreUnavailable,
     hash_hex,
     parse_hash,
 )
+from flalliance.store.retry import RetryingStore
 from flalliance.store.url import open_store
 
 __all__ = [
@@ -22,8 +24,10 @@ __all__ = [
     "IntegrityError",
     "ObjectNotFound",
     "ObjectTooLarge",
+    "RetryingStore",
     "StoreAuthError",
     "StoreError",
+    "StoreUnavailable",
     "hash_hex",
     "open_store",
     "parse_hash",

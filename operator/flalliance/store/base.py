@@ -36,6 +36,11 @@ class StoreAuthError(StoreError):
     """Wrong or missing credentials, or access denied."""
 
 
+class StoreUnavailable(StoreError):
+    """The store could not be reached, timed out or answered with a server error: retrying may help
+    (unlike a missing object, a hash mismatch or refused credentials, which a retry only repeats)."""
+
+
 class ObjectTooLarge(StoreError):
     def __init__(self, digest: bytes, limit: int) -> None:
         super().__init__(f"artifact {digest.hex()} exceeds the read limit of {limit} bytes")

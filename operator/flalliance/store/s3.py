@@ -3,8 +3,14 @@
 Objects live at ``<prefix>/sha256/<64 hex>``. S3 writes are atomic per object, so a reader never sees a
 partial artifact; ``put`` checks existence first, so repeated puts are cheap no-ops. Credentials come only
 from the environment or files (boto3's chain: ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``,
-``AWS_SHARED_CREDENTIALS_FILE``, or ``FLALLIANCE_S3_ACCESS_KEY_FILE``/``FLALLIANCE_S3_SECRET_KEY_FILE``
-pointing at mounted Secret files) — never from the store URL, which appears in logs.
+``AWS_SHARED_CREDENTIALS_FILE``, ``FLALLIANCE_S3_CREDENTIALS_DIR`` (a mounted Secret with the files
+``accessKeyId`` and ``secretAccessKey``, as the operator mounts ``spec.store.credentialsSecret`` into worker
+pods), or ``FLALLIANCE_S3_ACCESS_KEY_FILE``/``FLALLIANCE_S3_SECRET_KEY_FILE``) — never from the store URL,
+which appears in logs.
+
+Failures are classified: unreachable, timed out or a server error (5xx, SlowDown) is
+:class:`StoreUnavailable`, which :class:`~flalliance.store.retry.RetryingStore` retries; missing objects,
+refused credentials and hash mismatches are not retried.
 """
 
 from __future__ import annotations
@@ -18,7 +24,14 @@ from typing import Any, BinaryIO
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    IncompleteReadError,
+    NoCredentialsError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from flalliance.store.base import (
     CHUNK,
@@ -26,6 +39,7 @@ from flalliance.store.base import (
     ObjectTooLarge,
     StoreAuthError,
     StoreError,
+    StoreUnavailable,
     verified_chunks,
     verify,
 )
@@ -40,11 +54,25 @@ _AUTH_CODES = {
     "Forbidden",
 }
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
+_BUSY_CODES = {
+    "SlowDown",
+    "ServiceUnavailable",
+    "InternalError",
+    "RequestTimeout",
+    "XMinioServerNotInitialized",
+}
+_UNREACHABLE = (BotoConnectionError, HTTPClientError, IncompleteReadError)
+# The keys of a credentials Secret (spec.store.credentialsSecret), as files in its mounted directory.
+ACCESS_KEY_FILE, SECRET_KEY_FILE = "accessKeyId", "secretAccessKey"
 
 
 def _credentials_from_files() -> dict[str, str]:
     key_file = os.environ.get("FLALLIANCE_S3_ACCESS_KEY_FILE")
     secret_file = os.environ.get("FLALLIANCE_S3_SECRET_KEY_FILE")
+    directory = os.environ.get("FLALLIANCE_S3_CREDENTIALS_DIR")
+    if directory and not key_file and not secret_file:
+        key_file = str(Path(directory) / ACCESS_KEY_FILE)
+        secret_file = str(Path(directory) / SECRET_KEY_FILE)
     if not key_file and not secret_file:
         return {}
     if not (key_file and secret_file):
@@ -98,6 +126,8 @@ class S3Store:
         return f"{self.prefix}/sha256/{digest.hex()}" if self.prefix else f"sha256/{digest.hex()}"
 
     def _error(self, exc: Exception, digest: bytes | None = None) -> StoreError:
+        if isinstance(exc, _UNREACHABLE):
+            return StoreUnavailable(f"{self.describe()}: unreachable: {exc}")
         if isinstance(exc, NoCredentialsError):
             return StoreAuthError(
                 f"{self.describe()}: no S3 credentials in the environment or credential files"
@@ -112,6 +142,8 @@ class S3Store:
                 return StoreAuthError(
                     f"{self.describe()}: access denied ({code or status}): check the S3 credentials"
                 )
+            if code in _BUSY_CODES or status.startswith("5"):
+                return StoreUnavailable(f"{self.describe()}: S3 server error {code or status}")
             if code == "NoSuchBucket":
                 return StoreError(f"{self.describe()}: bucket {self.bucket!r} does not exist")
             return StoreError(f"{self.describe()}: S3 error {code or status}: {err.get('Message', exc)}")

@@ -17,7 +17,7 @@ from flalliance.chain.client import ChainClient
 from flalliance.chain.keys import load_private_key
 from flalliance.chain.models import hash_bytes
 from flalliance.chain.task import TaskClient
-from flalliance.store import open_store
+from flalliance.store import RetryingStore, open_store
 from flalliance.store.base import ArtifactStore
 from flalliance.worker.settings import WorkerSettings
 
@@ -88,7 +88,7 @@ class WorkerContext:
     def store(self) -> ArtifactStore:
         if not self.settings.store_url:
             raise PermanentError("no artifact store configured (--store-url / FLALLIANCE_STORE_URL)")
-        return open_store(self.settings.store_url)
+        return RetryingStore(open_store(self.settings.store_url), self.settings.store_retry_seconds)
 
     @cached_property
     def spec(self) -> TrainingLogicSpec:

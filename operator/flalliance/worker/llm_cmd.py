@@ -52,9 +52,9 @@ def _base_model(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"command": "base-model", "status": "done", "sha256": digest, "path": str(args.out)}
     out["bytes"] = sum(p.stat().st_size for p in args.out.iterdir())
     if args.store_url:
-        from flalliance.store import open_store
+        from flalliance.store import RetryingStore, open_store
 
-        store = open_store(args.store_url)
+        store = RetryingStore(open_store(args.store_url), budget=180.0)
         put_directory(args.out, store.put)
         out["store"] = store.describe()
     return out

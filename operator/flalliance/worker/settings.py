@@ -26,6 +26,9 @@ class WorkerSettings(BaseModel):
     key_file: Path
     data_dir: Path | None = None
     store_url: str | None = None
+    # How long one run rides out an unreachable store (retrying with back-off) before it fails and
+    # leaves the rest to the Job's retries: long enough for a store restart, short of a phase.
+    store_retry_seconds: float = Field(default=180.0, ge=0)
     # The task's training logic as published by the operator (a mounted ConfigMap), for when the store
     # does not hold it yet; verified against the on-chain hash before use.
     training_logic_file: Path | None = None
@@ -48,6 +51,7 @@ _ENV = {
     "key_file": "FLALLIANCE_KEY_FILE",
     "data_dir": "FLALLIANCE_DATA_DIR",
     "store_url": "FLALLIANCE_STORE_URL",
+    "store_retry_seconds": "FLALLIANCE_STORE_RETRY_SECONDS",
     "training_logic_file": "FLALLIANCE_TRAINING_LOGIC_FILE",
     "result_file": "FLALLIANCE_RESULT_FILE",
     "worker_image": "FLALLIANCE_WORKER_IMAGE",

@@ -2,7 +2,8 @@
 stand-in for the kubelet and the Job controller, played openly by the tests (no pods run here): for every
 new worker Job it runs the real `flalliance-worker` with the Job's own arguments and environment, mapping
 the Job's volumes to local paths (wallet Secret → key file, dataset PVC → the participant's partition,
-any other PVC → its directory, ConfigMap → a directory with its keys as files; environment values that
+any other PVC → its directory, ConfigMap or other Secret → a directory with its keys as files (read as
+the Job's namespace's kubelet would); environment values that
 name a mount path are rewritten to the local path, as the mount would make them true), then records the
 outcome as they would: a Pod with the termination message and exit code, and the Job's status (Complete,
 or Failed once its retries are used up)."""
@@ -98,8 +99,8 @@ class KubeletStandIn:
         self.batch = client.BatchV1Api(self.api)
 
     def _mounted_paths(self, pod_spec: Any, container: Any, into: Path) -> dict[str, Path] | None:
-        """Mount path -> local path for the ConfigMap volumes and the non-dataset PVCs; None while a
-        ConfigMap is missing (a kubelet keeps such a pod waiting in ContainerCreating)."""
+        """Mount path -> local path for the ConfigMap and Secret volumes (but the wallet) and the non-dataset
+        PVCs; None while one is missing (a kubelet keeps such a pod waiting in ContainerCreating)."""
         volumes = {v.name: v for v in pod_spec.volumes}
         paths: dict[str, Path] = {}
         for mount in container.volume_mounts:
@@ -117,6 +118,19 @@ class KubeletStandIn:
                 for item in items:
                     (local / item.path).write_text(cm.data[item.key])
                     (local / item.path).chmod(volume.config_map.default_mode or 0o644)
+                paths[mount.mount_path] = local
+            elif volume.secret is not None and mount.name != "wallet":
+                try:
+                    secret = self.core.read_namespaced_secret(volume.secret.secret_name, self.namespace)
+                except client.ApiException as exc:
+                    if exc.status == 404:
+                        return None
+                    raise
+                local = into / mount.name
+                local.mkdir()
+                for key, value in (secret.data or {}).items():
+                    (local / key).write_bytes(base64.b64decode(value))
+                    (local / key).chmod(0o400)
                 paths[mount.mount_path] = local
             elif volume.persistent_volume_claim is not None and mount.name != "data":
                 paths[mount.mount_path] = self.data_dirs[volume.persistent_volume_claim.claim_name]
@@ -167,7 +181,7 @@ class KubeletStandIn:
         )
         if job.metadata.name in self.fail_next:
             self.fail_next.discard(job.metadata.name)
-            code, message = 137, ""  # the pod was killed before it finished
+            code, message, stderr = 137, "", ""  # the pod was killed before it finished
         else:
             proc = subprocess.run(
                 [sys.executable, "-m", "flalliance.worker.cli", *container.args],
@@ -177,9 +191,9 @@ class KubeletStandIn:
                 timeout=300,
                 check=False,
             )
-            code = proc.returncode
+            code, stderr = proc.returncode, proc.stderr[-20000:]
             message = result_file.read_text() if result_file.exists() else proc.stderr[-2000:]
-        self.runs.append({"job": job.metadata.name, "exit": code, "result": message})
+        self.runs.append({"job": job.metadata.name, "exit": code, "result": message, "stderr": stderr})
         self._record(job, code, message)
 
     def _record(self, job: Any, code: int, message: str) -> None:

@@ -1,14 +1,21 @@
-"""Faults under a running task: the chain's RPC endpoint unreachable for 60 s in the middle of a round.
+"""Faults under a running task.
 
-The operator and every worker Job reach anvil through a TCP proxy that the test cuts (connections
-refused and dropped) while round 0's training Jobs are pending, then restores. Expected: the FLTask says
-the chain is unreachable while it is, the task then completes with every round accepted, and nothing was
-sent twice: one proposal per proposer and round, one commit and one reveal per voter and round, and no
-transaction of the task's accounts failed.
+RPC outage: the operator and every worker Job reach anvil through a TCP proxy that the test cuts
+(connections refused and dropped) for 60 s while round 0's training Jobs are pending, then restores.
+Expected: the FLTask says the chain is unreachable while it is, the task then completes with every round
+accepted, and nothing was sent twice: one proposal per proposer and round, one commit and one reveal per
+voter and round, and no transaction of the task's accounts failed.
+
+S3 outage: the task's store is a real MinIO (its own user, credentials from a Secret) behind a proxy that
+is cut for 60 s just as round 0's training Jobs start. Expected: the trainers ride it out inside their
+runs (retrying with back-off, no pod fails), the task completes with every round accepted, nothing is
+sent twice, and every model a proposal names on chain is in the store, whole.
 """
 
 from __future__ import annotations
 
+import base64
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,6 +28,8 @@ from flalliance.chain.client import ChainClient
 from flalliance.chain.events import EventReader
 from flalliance.chain.models import Status
 from flalliance.chain.task import TaskClient
+from flalliance.store.s3 import S3Store
+from flalliance.testing.minio import MinioServer
 from flalliance.testing.operator_thread import OperatorThread
 from flalliance.testing.tcp_proxy import TcpProxy
 
@@ -97,6 +106,15 @@ def test_an_rpc_outage_of_a_minute_mid_round_loses_nothing_and_sends_nothing_twi
     reachable = _chain_condition(kube_api, ns)
     assert reachable is not None and reachable["status"] == "True"
 
+    _assert_completed_once(world, address, start_block, done)
+
+
+def _assert_completed_once(
+    world: dict[str, Any], address: str, start_block: int, done: dict[str, Any]
+) -> list[Any]:
+    """Completed, every round accepted, one proposal/commit/reveal per account and round, no failed
+    transaction of the task's accounts; the task's events."""
+    chain: ChainClient = world["chain"]
     task = TaskClient(chain, address)
     assert task.state().status == Status.COMPLETED
     assert all(r["accepted"] for r in done["rounds"]) and len(done["rounds"]) == 2
@@ -114,3 +132,85 @@ def test_an_rpc_outage_of_a_minute_mid_round_loses_nothing_and_sends_nothing_twi
             if str(tx["from"]).lower() in accounts:  # type: ignore[index]
                 receipt = chain.w3.eth.get_transaction_receipt(tx["hash"])  # type: ignore[index]
                 assert receipt["status"] == 1, f"a failed transaction in block {number}: {tx}"
+    return events
+
+
+def test_an_s3_outage_of_a_minute_during_training_is_ridden_out_and_loses_nothing(
+    kube_api: client.ApiClient, ns: str, world: dict[str, Any], make_kubelet: Any, minio: MinioServer
+) -> None:
+    chain: ChainClient = world["chain"]
+    start_block = chain.block_number()
+    prefix = f"faults/{ns}"
+    creds = minio.add_user(
+        f"faults-{ns}",
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject"],
+                    "Resource": [f"arn:aws:s3:::{minio.bucket}/{prefix}/*"],
+                }
+            ],
+        },
+    )
+    client.CoreV1Api(kube_api).create_namespaced_secret(
+        ns,
+        {
+            "metadata": {"name": "s3-credentials"},
+            "data": {
+                "accessKeyId": base64.b64encode(creds.access_key.encode()).decode(),
+                "secretAccessKey": base64.b64encode(creds.secret_key.encode()).decode(),
+            },
+        },
+    )
+    kubelet = make_kubelet(ns, world["data_dirs"])
+    with TcpProxy(minio.endpoint) as proxy:
+        store = {
+            "url": f"s3://{minio.bucket}/{prefix}?endpoint={proxy.url}",
+            "credentialsSecret": "s3-credentials",
+        }
+        create(kube_api, ns, "fltasks", fltask(world, store=store))
+        for i in range(4):
+            create(kube_api, ns, "participants", participant(i))
+        operator = OperatorThread(kube_api, ns)
+        operator.start()
+        try:
+            address = wait_for(
+                "contract",
+                lambda: get(kube_api, ns, "fltasks", "digits").get("status", {}).get("contractAddress"),
+            )
+            trainers = wait_for(
+                "training jobs",
+                lambda: held_training_jobs(kubelet, kube_api, ns),
+                dump=lambda: dump_state(kube_api, ns),
+            )
+            proxy.cut()
+            # The kubelet starts the trainers now, while the store is down; they run in this thread.
+            running = threading.Thread(target=kubelet.step, daemon=True)
+            running.start()
+            time.sleep(OUTAGE_SECONDS)
+            proxy.restore()
+            running.join(timeout=300)
+            assert not running.is_alive()
+            done = wait_for(
+                "completion",
+                lambda: completed(kube_api, ns),
+                kubelet,
+                timeout=600,
+                dump=lambda: dump_state(kube_api, ns),
+            )
+        finally:
+            operator.stop()
+    first_runs = [r for r in kubelet.runs if r["job"] in trainers]
+    assert first_runs and all(r["exit"] == 0 for r in first_runs), first_runs
+    assert len(first_runs) == len(trainers), "a trainer's pod failed and was started again"
+    assert any("retrying in" in r["stderr"] for r in first_runs), "no trainer ever met the outage"
+    events = _assert_completed_once(world, address, start_block, done)
+    reader = S3Store(
+        minio.bucket, prefix, endpoint=minio.endpoint, client=minio.client(creds)
+    )  # the task's own credentials, straight to the server
+    models = [bytes(e.args["modelHash"]) for e in events if e.name == "ProposalSubmitted"]
+    assert models
+    for digest in models:
+        assert reader.get(digest), digest.hex()
