@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -239,6 +239,24 @@ def ns(kube_api: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[s
 @pytest.fixture
 def world(chain: ChainClient, kube_api: client.ApiClient, ns: str, tmp_path: Path) -> dict[str, Any]:
     """A deployed system, a finished Arena task, funded accounts, Secrets, PVCs and partitioned data."""
+    return build_world(
+        chain,
+        lambda addresses: [chain.set_balance(a, 100 * ETHER) for a in addresses],
+        kube_api,
+        ns,
+        tmp_path,
+    )
+
+
+def build_world(
+    chain: ChainClient,
+    fund: Callable[[list[str]], object],
+    kube_api: client.ApiClient,
+    ns: str,
+    tmp_path: Path,
+) -> dict[str, Any]:
+    """The world on any chain: `fund(addresses)` gives the accounts ether (anvil sets balances; geth
+    sends transfers from its developer account)."""
     system = deploy_system(chain)
     arena = ArenaClient(chain, system.arena)
     arena.register(1, 500 * ETHER)
@@ -254,8 +272,8 @@ def world(chain: ChainClient, kube_api: client.ApiClient, ns: str, tmp_path: Pat
         data, parts, tmp_path / "data", PartitionRecord("dirichlet", 4, 11, {"alpha": 0.5})
     )
     data_dirs = {}
+    fund([a.address for a in accounts])
     for i, account in enumerate(accounts):
-        chain.set_balance(account.address, 100 * ETHER)
         token.mint(account.address, 100 * ETHER)
         put_secret(core, ns, f"wallet-{i}", "0x" + bytes(account.key).hex())
         core.create_namespaced_persistent_volume_claim(
