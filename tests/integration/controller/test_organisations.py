@@ -4,12 +4,15 @@ Each organisation gets what its Helm release would install (`helm template <org>
 --set watchNamespaces={<org>}`: ServiceAccount, ClusterRole, Role, bindings, Lease), and runs
 `flalliance operator` as its own process with its ServiceAccount's token, watching only its namespace.
 Organisation A creates the task through the factory; B and C attach with their own FLTask by
-`contractAddress`. Each holds only its own operator key and two participant wallets. The test plays the
-kubelet of every namespace and mines a block every 2 s, so that phase deadlines pass as on a real chain.
+`contractAddress`. Each holds only its own operator key and two participant wallets. Models travel through
+one S3 store (a real MinIO), each organisation with its own MinIO user and credentials Secret, allowed to
+read and write the task's objects and nothing else (no listing, no deleting). The test plays the kubelet of
+every namespace and mines a block every 2 s, so that phase deadlines pass as on a real chain.
 
 Checked: the task completes; every transaction was sent by an address of the organisation whose Secrets
 hold its key; one organisation's ServiceAccount cannot read another's Secrets, FLTasks or Participants;
-and when C's operator is down for two rounds, only C's participants miss their duties and are slashed as
+every model a proposal names is in the store, and an organisation's S3 credentials can neither list nor
+delete; and when C's operator is down for two rounds, only C's participants miss their duties and are slashed as
 absent, nobody sends anything for them meanwhile, and C's operator resumes afterwards.
 """
 
@@ -26,6 +29,7 @@ from typing import Any
 
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 from eth_account.signers.local import LocalAccount
 from kubernetes import client, config
 
@@ -40,7 +44,9 @@ from flalliance.chain.task import TaskClient
 from flalliance.chain.token import TokenClient
 from flalliance.fl.datasets import load_builtin
 from flalliance.fl.partition import PartitionRecord, dirichlet, write_partitions
+from flalliance.store.s3 import S3Store
 from flalliance.testing.apiserver import LocalApiServer
+from flalliance.testing.minio import MinioServer, S3Credentials
 
 from .conftest import put_secret
 from .test_operator import GROUP, VERSION, create, dump_state, fltask, get, wait_for
@@ -70,6 +76,7 @@ class Organisation:
         self.log: Path | None = None
         self.lease = ""
         self.service_account = ""
+        self.s3: S3Credentials | None = None
 
     @property
     def addresses(self) -> set[str]:
@@ -205,6 +212,7 @@ def alliance(
     kubectl: Any,
     helm: str,
     make_kubelet: Any,
+    minio: MinioServer,
     tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> Iterator[dict[str, Any]]:
@@ -221,8 +229,19 @@ def alliance(
         data, parts, tmp_path / "data", PartitionRecord("dirichlet", n, 5, {"alpha": 1.0})
     )
     suffix = hashlib.sha256(request.node.name.encode()).hexdigest()[:5]  # the API server is shared
-    store = tmp_path / "store"  # the bucket every organisation reads and writes (content-addressed)
-    store.mkdir()
+    # The task's objects, which every organisation reads and writes (content-addressed).
+    prefix = f"alliance-{suffix}"
+    store = {"url": f"s3://{minio.bucket}/{prefix}?endpoint={minio.endpoint}", "credentialsSecret": "s3"}
+    task_objects = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": [f"arn:aws:s3:::{minio.bucket}/{prefix}/*"],
+            }
+        ],
+    }
     orgs: dict[str, Organisation] = {}
     kubelets = {}
     for k, name in enumerate(ORGS):
@@ -233,6 +252,14 @@ def alliance(
         for account in keys:
             chain.set_balance(account.address, 100 * ETHER)
         put_secret(core, org.name, "operator-key", "0x" + bytes(org.operator_key.key).hex())
+        org.s3 = minio.add_user(f"{org.name}-s3", task_objects)
+        core.create_namespaced_secret(
+            org.name,
+            {
+                "metadata": {"name": "s3"},
+                "stringData": {"accessKeyId": org.s3.access_key, "secretAccessKey": org.s3.secret_key},
+            },
+        )
         data_dirs = {}
         for i, wallet in enumerate(org.wallets):
             token.mint(wallet.address, 100 * ETHER)
@@ -253,7 +280,15 @@ def alliance(
     factory = FactoryClient(chain, system.factory)
     token.mint(orgs["org-a"].operator_key.address, factory.reward_for(7))
     try:
-        yield {"system": system, "orgs": orgs, "kubelets": kubelets, "store": store, "chain": chain}
+        yield {
+            "system": system,
+            "orgs": orgs,
+            "kubelets": kubelets,
+            "store": store,
+            "prefix": prefix,
+            "minio": minio,
+            "chain": chain,
+        }
     finally:
         for org in orgs.values():
             org.stop()
@@ -268,6 +303,7 @@ def _fltask(world: dict[str, Any], *, attach: str | None = None) -> dict[str, An
         maxParticipants=len(ORGS) * PER_ORG,
         phaseDurations=PHASES,
         arenaTaskId=7,
+        store=world["store"],
     )
     if attach is not None:
         del body["spec"]["arenaTaskId"]
@@ -398,6 +434,30 @@ def test_three_organisations_run_one_task_and_an_absent_one_pays_only_for_itself
     assert set(slashed_absent) == {"org-c"}, slashed_absent
     c_wallets = {w.address.lower() for w in orgs["org-c"].wallets}
     assert all(task.participant(w).withdrawn for w in c_wallets)
+
+    # The models went through the store: each organisation's credentials read every proposal's model,
+    # and can neither list the bucket nor delete an object.
+    minio: MinioServer = alliance["minio"]
+    models = {
+        bytes(e.args["modelHash"])
+        for e in EventReader(chain, task.contract, start_block=start_block).poll()
+        if e.name == "ProposalSubmitted"
+    }
+    assert models
+    for org in orgs.values():
+        assert org.s3 is not None
+        s3 = minio.client(org.s3)
+        reader = S3Store(minio.bucket, alliance["prefix"], endpoint=minio.endpoint, client=s3)
+        assert all(reader.get(digest) for digest in models)
+        some = f"{alliance['prefix']}/sha256/{next(iter(models)).hex()}"
+        for refused in (
+            lambda: s3.list_objects_v2(Bucket=minio.bucket),
+            lambda: s3.delete_object(Bucket=minio.bucket, Key=some),
+        ):
+            with pytest.raises(ClientError) as denied:
+                refused()
+            assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    assert len({org.s3.access_key for org in orgs.values() if org.s3}) == len(ORGS)
 
 
 def _status(api: client.ApiClient, org: Organisation) -> dict[str, Any]:
