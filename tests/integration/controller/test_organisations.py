@@ -12,8 +12,8 @@ every namespace and mines a block every 2 s, so that phase deadlines pass as on 
 Checked: the task completes; every transaction was sent by an address of the organisation whose Secrets
 hold its key; one organisation's ServiceAccount cannot read another's Secrets, FLTasks or Participants;
 every model a proposal names is in the store, and an organisation's S3 credentials can neither list nor
-delete; and when C's operator is down for two rounds, only C's participants miss their duties and are slashed as
-absent, nobody sends anything for them meanwhile, and C's operator resumes afterwards.
+delete; and when C's operator is down for two rounds, only C's participants miss their duties and are
+slashed as absent, nobody sends anything for them meanwhile, and C's operator resumes afterwards.
 """
 
 from __future__ import annotations
@@ -450,12 +450,12 @@ def test_three_organisations_run_one_task_and_an_absent_one_pays_only_for_itself
         reader = S3Store(minio.bucket, alliance["prefix"], endpoint=minio.endpoint, client=s3)
         assert all(reader.get(digest) for digest in models)
         some = f"{alliance['prefix']}/sha256/{next(iter(models)).hex()}"
-        for refused in (
-            lambda: s3.list_objects_v2(Bucket=minio.bucket),
-            lambda: s3.delete_object(Bucket=minio.bucket, Key=some),
+        for refused, kwargs in (
+            (s3.list_objects_v2, {"Bucket": minio.bucket}),
+            (s3.delete_object, {"Bucket": minio.bucket, "Key": some}),
         ):
             with pytest.raises(ClientError) as denied:
-                refused()
+                refused(**kwargs)
             assert denied.value.response["Error"]["Code"] == "AccessDenied"
     assert len({org.s3.access_key for org in orgs.values() if org.s3}) == len(ORGS)
 
