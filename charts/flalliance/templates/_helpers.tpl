@@ -60,3 +60,8 @@ capabilities:
     resources: ["fltasks/finalizers", "participants/finalizers"]
     verbs: ["update"]
 {{- end }}
+
+{{/* The dev chain's chain id: devChain.chainId on anvil; geth --dev's is always 1337. */}}
+{{- define "flalliance.devchainChainId" -}}
+{{- if eq .Values.devChain.client "geth" -}}1337{{- else -}}{{ .Values.devChain.chainId }}{{- end -}}
+{{- end -}}

@@ -50,11 +50,17 @@ class LeaderElectionValues(ApiModel):
 
 
 class DevChainValues(ApiModel):
-    """An in-cluster anvil with the contracts deployed, for demos and tests (never for production)."""
+    """An in-cluster dev chain (anvil or geth --dev) with the contracts deployed, for demos and tests (never
+    for production)."""
 
     enabled: bool = False
+    client: Literal["anvil", "geth"] = Field(
+        default="anvil",
+        description="anvil (instant blocks) or geth --dev (a real Ethereum client; set blockTime, e.g. 2, "
+        "and the FLTask's spec.chain.confirmations)",
+    )
     image: Image = Field(default_factory=lambda: Image(repository="flalliance/devchain"))
-    chain_id: int = Field(default=31337, ge=1)
+    chain_id: int = Field(default=31337, ge=1, description="anvil's chain id; geth --dev's is always 1337")
     port: int = Field(default=8545, ge=1, le=65535)
     block_time: int = Field(default=0, ge=0, description="Seconds per block; 0 mines on every transaction")
     funded_accounts: int = Field(default=10, ge=1, le=100, description="Dev accounts minted $FML and ETH")

@@ -63,7 +63,8 @@ def register(subparsers: Any) -> None:
         "--key-file",
         type=Path,
         default=None,
-        help="deployer private key file (default: anvil dev account 0, allowed on anvil only)",
+        help="deployer private key file (default: anvil's dev account 0 on anvil, geth's developer key on "
+        "geth --dev, which also sends the funded dev accounts ether; refused on any other chain)",
     )
     deploy.add_argument(
         "--reward-share-bps",
@@ -233,9 +234,18 @@ def deploy_and_fund(
         account = load_private_key(key_file)
     else:
         version = str(probe.w3.client_version)
-        if not version.lower().startswith("anvil"):
-            raise ChainError(f"{rpc_url} runs {version!r}, not anvil: give the deployer's --key-file")
-        account = dev_account(0)
+        if _is_geth_dev(version, probe.chain_id):
+            # geth --dev funds only its developer key: it deploys, and gives the dev accounts ether.
+            from flalliance.chain.geth import fund_from_dev_key, geth_dev_account
+
+            account = geth_dev_account()
+            fund_from_dev_key(probe, [dev_account(i).address for i in range(fund_accounts)], DEV_ETHER)
+        elif version.lower().startswith("anvil"):
+            account = dev_account(0)
+        else:
+            raise ChainError(
+                f"{rpc_url} runs {version!r}, neither anvil nor geth --dev: give the deployer's --key-file"
+            )
     client = ChainClient(rpc_url, account, chain_id=probe.chain_id)
     system = deploy_system(client, reward_share_bps=reward_share_bps)
 
@@ -265,6 +275,16 @@ def deploy_and_fund(
         **system.model_dump(mode="json"),
         "funded": funded,
     }
+
+
+# Ether each dev account gets on geth --dev (anvil's genesis gives its accounts 10,000).
+DEV_ETHER = 1_000 * 10**18
+
+
+def _is_geth_dev(client_version: str, chain_id: int) -> bool:
+    from flalliance.chain.geth import GETH_CHAIN_ID
+
+    return client_version.startswith("Geth/") and chain_id == GETH_CHAIN_ID
 
 
 def _wait_for_rpc(rpc_url: str, seconds: float) -> None:

@@ -28,12 +28,17 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
 
 from flalliance.chain.devchain import _die_with_parent, _repo_root, _tail, free_port, terminate
 from flalliance.chain.errors import ChainError
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from flalliance.chain.client import ChainClient
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,42 @@ GETH_CHAIN_ID = 1337  # geth's --dev network id and chain id
 # geth's built-in developer key (cmd/utils: DeveloperKey), the account its dev genesis funds. Public.
 GETH_DEV_KEY = "0xb71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3f291"
 GWEI = 10**9
+
+
+def geth_dev_account() -> LocalAccount:
+    """geth --dev's developer account (its public well-known key): only ever funded on a dev chain."""
+    account: LocalAccount = Account.from_key(GETH_DEV_KEY)
+    return account
+
+
+def fund_from_dev_key(
+    client: ChainClient, addresses: Iterable[str], wei: int, *, timeout: float = 120.0
+) -> None:
+    """Send ``wei`` to each address from geth's developer account, one batch of signed transfers, and wait
+    until every transfer is mined. For a client that does not itself sign with that key (its nonces
+    would be counted twice)."""
+    targets = list(addresses)
+    if not targets:
+        return
+    dev = geth_dev_account()
+    w3 = client.w3
+    nonce = w3.eth.get_transaction_count(dev.address, "pending")
+    hashes = []
+    for i, address in enumerate(targets):
+        tx: dict[str, Any] = {
+            "to": address,
+            "value": wei,
+            "gas": 21_000,
+            "nonce": nonce + i,
+            "chainId": client.chain_id,
+            "maxFeePerGas": 100 * GWEI,
+            "maxPriorityFeePerGas": GWEI,
+        }
+        hashes.append(w3.eth.send_raw_transaction(dev.sign_transaction(tx).raw_transaction))
+    for tx_hash in hashes:
+        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout)
+        if receipt["status"] != 1:
+            raise ChainError(f"funding transfer 0x{bytes(tx_hash).hex()} failed")
 
 
 def geth_binary() -> Path:
@@ -91,7 +132,7 @@ class Geth:
         self.ready_timeout = ready_timeout
         self.kill_with_parent = kill_with_parent
         self.chain_id = GETH_CHAIN_ID
-        self.dev_account = Account.from_key(GETH_DEV_KEY)
+        self.dev_account = geth_dev_account()
         self._datadir = Path(datadir) if datadir is not None else None
         self._log_path = Path(log_path) if log_path is not None else None
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
@@ -213,7 +254,7 @@ class Geth:
         nonce = int(self.rpc("eth_getTransactionCount", [sender, "pending"]), 16)
         hashes = []
         for i, address in enumerate(targets):
-            tx = {
+            tx: dict[str, Any] = {
                 "to": address,
                 "value": wei,
                 "gas": 21_000,

@@ -80,3 +80,24 @@ def test_deploy_waits_for_the_endpoint_then_fails_clearly(capsys: pytest.Capture
     url = f"http://127.0.0.1:{free_port()}"
     assert main(["chain", "deploy", "--rpc-url", url, "--wait", "1.5"]) == 1
     assert url in capsys.readouterr().err
+
+
+def test_deploy_on_geth_dev_deploys_with_its_developer_key_and_gives_the_dev_accounts_ether(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The chart's dev chain may be geth --dev (real blocks): only geth's developer key holds ether there,
+    so it deploys, and the dev accounts (the examples' wallets) get ether as well as FML."""
+    from flalliance.chain.geth import GETH_CHAIN_ID, Geth, geth_dev_account
+
+    with Geth(period=1, datadir=tmp_path / "geth") as geth:
+        argv = ["chain", "deploy", "--rpc-url", geth.rpc_url, "--fund-accounts", "2", "--arena-tasks", "1"]
+        assert main([*argv, "--chain-id", str(GETH_CHAIN_ID)]) == 0
+        printed = json.loads(capsys.readouterr().out)
+        assert printed["deployer"] == geth_dev_account().address
+        assert printed["chain_id"] == GETH_CHAIN_ID and printed["arena_tasks"] == [1]
+        client = ChainClient(geth.rpc_url)
+        token = client.contract(printed["token"], "FMLToken")
+        for i in range(2):
+            assert client.w3.eth.get_balance(dev_account(i).address) == 1_000 * 10**18
+            assert client.call(token.functions.balanceOf(dev_account(i).address)) == 1_000_000 * 10**18
+        assert client.w3.eth.get_balance(dev_account(2).address) == 0

@@ -152,6 +152,27 @@ def test_dev_chain_deployer_can_only_patch_its_configmap(helm: str) -> None:
     assert kinds(docs, "ConfigMap")[0]["metadata"]["name"] == "rel-flalliance-devchain-addresses"
 
 
+def test_the_dev_chain_can_be_geth_with_a_real_block_period(helm: str) -> None:
+    """devChain.client=geth: geth --dev sealing every blockTime seconds, locked down like anvil, its data in
+    an emptyDir; the deployer and the chart's test hook expect geth's chain id."""
+    docs = render(helm, "devChain.enabled=true", "devChain.client=geth", "devChain.blockTime=2")
+    assert isinstance(docs, list)
+    [chain] = [d for d in kinds(docs, "Deployment") if d["metadata"]["name"].endswith("-devchain")]
+    pod = chain["spec"]["template"]["spec"]
+    [node] = pod["containers"]
+    assert node["command"] == ["geth"] and "--dev" in node["args"] and "--dev.period=2" in node["args"]
+    assert "--http.addr=0.0.0.0" in node["args"] and "--ipcdisable" in node["args"]
+    assert node["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert {v["name"]: v for v in pod["volumes"]}["data"] == {"name": "data", "emptyDir": {}}
+    [job] = kinds(docs, "Job")
+    assert "--chain-id=1337" in job["spec"]["template"]["spec"]["containers"][0]["args"]
+    anvil = render(helm, "devChain.enabled=true")
+    assert isinstance(anvil, list)
+    [job] = kinds(anvil, "Job")
+    assert "--chain-id=31337" in job["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
 @pytest.mark.parametrize(
     ("sets", "field"),
     [
@@ -160,6 +181,7 @@ def test_dev_chain_deployer_can_only_patch_its_configmap(helm: str) -> None:
         (("metrics.port=70000",), "/metrics/port"),
         (("logLevel=LOUD",), "/logLevel"),
         (("store.size=lots",), "/store/size"),
+        (("devChain.client=besu",), "/devChain/client"),
     ],
 )
 def test_bad_values_are_rejected_naming_the_field(helm: str, sets: tuple[str, ...], field: str) -> None:
