@@ -1,6 +1,6 @@
 """A fault under a running task on a real Ethereum client: the chain node restarted mid-round.
 
-The task runs on geth --dev sealing a block every 2 s (operator and workers trust receipts and events one
+The task runs on geth --dev sealing a block every second (operator and workers trust receipts and events one
 block deep). While round 0's training Jobs are pending, geth is stopped (SIGTERM: it flushes its
 database), left down for 30 s, and started again on the same data directory and port. Expected: the
 FLTask says the chain is unreachable while the node is down and reachable again after; the task completes
@@ -45,7 +45,7 @@ DOWN_SECONDS = 30
 
 @pytest.fixture
 def geth(tmp_path: Path) -> Iterator[Geth]:
-    with Geth(period=2, datadir=tmp_path / "geth" / "data") as node:
+    with Geth(period=1, datadir=tmp_path / "geth" / "data") as node:
         yield node
 
 
