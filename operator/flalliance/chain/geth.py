@@ -78,10 +78,28 @@ def fund_from_dev_key(
             "maxPriorityFeePerGas": GWEI,
         }
         hashes.append(w3.eth.send_raw_transaction(dev.sign_transaction(tx).raw_transaction))
+    deadline = time.monotonic() + timeout
     for tx_hash in hashes:
-        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout)
+        while (receipt := _receipt_or_none(client, tx_hash)) is None:
+            if time.monotonic() > deadline:
+                raise ChainError(f"funding transfer 0x{bytes(tx_hash).hex()} not mined within {timeout:g} s")
+            time.sleep(0.2)
         if receipt["status"] != 1:
             raise ChainError(f"funding transfer 0x{bytes(tx_hash).hex()} failed")
+
+
+def _receipt_or_none(client: ChainClient, tx_hash: Any) -> Any:
+    """The receipt, or None while the transaction is unmined or geth, just started, is still indexing."""
+    from web3.exceptions import TransactionNotFound, Web3RPCError
+
+    try:
+        return client.w3.eth.get_transaction_receipt(tx_hash)
+    except TransactionNotFound:
+        return None
+    except Web3RPCError as exc:
+        if "indexing is in progress" in str(exc):
+            return None
+        raise
 
 
 def geth_binary() -> Path:
@@ -247,38 +265,9 @@ class Geth:
 
     def fund(self, addresses: Iterable[str], wei: int, *, timeout: float = 60.0) -> None:
         """Send ``wei`` to each address from geth's developer account (one batch of signed transfers)."""
-        targets = list(addresses)
-        if not targets:
-            return
-        sender = self.dev_account.address
-        nonce = int(self.rpc("eth_getTransactionCount", [sender, "pending"]), 16)
-        hashes = []
-        for i, address in enumerate(targets):
-            tx: dict[str, Any] = {
-                "to": address,
-                "value": wei,
-                "gas": 21_000,
-                "nonce": nonce + i,
-                "chainId": self.chain_id,
-                "maxFeePerGas": 100 * GWEI,
-                "maxPriorityFeePerGas": GWEI,
-            }
-            raw = self.dev_account.sign_transaction(tx).raw_transaction
-            hashes.append(self.rpc("eth_sendRawTransaction", ["0x" + bytes(raw).hex()]))
-        deadline = time.monotonic() + timeout
-        for tx_hash in hashes:
-            while self._receipt(tx_hash) is None:
-                if time.monotonic() > deadline:
-                    raise ChainError(f"funding transfer {tx_hash} not mined within {timeout:g} s")
-                time.sleep(0.2)
+        from flalliance.chain.client import ChainClient
 
-    def _receipt(self, tx_hash: str) -> Any:
-        try:
-            return self.rpc("eth_getTransactionReceipt", [tx_hash])
-        except ChainError as exc:
-            if "indexing is in progress" in str(exc):  # just started: not known yet
-                return None
-            raise
+        fund_from_dev_key(ChainClient(self.rpc_url, chain_id=self.chain_id), addresses, wei, timeout=timeout)
 
     def wait_for_timestamp(self, timestamp: int, *, timeout: float | None = None) -> None:
         """Block until the chain's head is later than ``timestamp`` (deadlines pass by the wall clock)."""

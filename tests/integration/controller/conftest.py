@@ -105,36 +105,41 @@ class KubeletStandIn:
         paths: dict[str, Path] = {}
         for mount in container.volume_mounts:
             volume = volumes[mount.name]
+            if volume.persistent_volume_claim is not None:
+                if mount.name != "data":  # the dataset is mapped by _run (its subPath)
+                    paths[mount.mount_path] = self.data_dirs[volume.persistent_volume_claim.claim_name]
+                continue
+            files: dict[str, bytes] | None = None
             if volume.config_map is not None:
-                try:
-                    cm = self.core.read_namespaced_config_map(volume.config_map.name, self.namespace)
-                except client.ApiException as exc:
-                    if exc.status == 404:
-                        return None
-                    raise
-                local = into / mount.name
-                local.mkdir()
+                cm = self._read_or_none(self.core.read_namespaced_config_map, volume.config_map.name)
+                if cm is None:
+                    return None
                 items = volume.config_map.items or [client.V1KeyToPath(key=k, path=k) for k in cm.data]
-                for item in items:
-                    (local / item.path).write_text(cm.data[item.key])
-                    (local / item.path).chmod(volume.config_map.default_mode or 0o644)
-                paths[mount.mount_path] = local
+                files = {item.path: cm.data[item.key].encode() for item in items}
+                mode = volume.config_map.default_mode or 0o644
             elif volume.secret is not None and mount.name != "wallet":
-                try:
-                    secret = self.core.read_namespaced_secret(volume.secret.secret_name, self.namespace)
-                except client.ApiException as exc:
-                    if exc.status == 404:
-                        return None
-                    raise
+                secret = self._read_or_none(self.core.read_namespaced_secret, volume.secret.secret_name)
+                if secret is None:
+                    return None
+                files = {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
+                mode = 0o400
+            if files is not None:
                 local = into / mount.name
                 local.mkdir()
-                for key, value in (secret.data or {}).items():
-                    (local / key).write_bytes(base64.b64decode(value))
-                    (local / key).chmod(0o400)
+                for name, content in files.items():
+                    (local / name).write_bytes(content)
+                    (local / name).chmod(mode)
                 paths[mount.mount_path] = local
-            elif volume.persistent_volume_claim is not None and mount.name != "data":
-                paths[mount.mount_path] = self.data_dirs[volume.persistent_volume_claim.claim_name]
         return paths
+
+    def _read_or_none(self, read: Any, name: str) -> Any:
+        """The object, or None while it does not exist (the pod would wait in ContainerCreating)."""
+        try:
+            return read(name, self.namespace)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def step(self, hold: Any = None) -> int:
         """Run every Job not handled yet (except those `hold(name)` keeps waiting); return how many ran."""

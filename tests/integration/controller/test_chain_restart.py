@@ -11,7 +11,6 @@ from before the restart.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,20 +22,15 @@ from flalliance.chain.client import ChainClient
 from flalliance.chain.geth import Geth
 from flalliance.chain.harness import ETHER, derived_accounts
 from flalliance.controller.observe import forget_shared_clients
-from flalliance.testing.operator_thread import OperatorThread
 
 from .conftest import build_world
-from .test_faults import _assert_completed_once, _chain_condition
-from .test_operator import (
-    completed,
-    create,
-    dump_state,
-    fltask,
-    get,
-    held_training_jobs,
-    participant,
-    wait_for,
+from .test_faults import (
+    assert_completed_once,
+    assert_reachable_again,
+    run_with_fault_in_training,
+    unreachable_while,
 )
+from .test_operator import fltask
 
 pytestmark = pytest.mark.integration
 
@@ -67,45 +61,19 @@ def test_a_chain_node_restart_mid_round_loses_nothing_and_sends_nothing_twice(
     world = geth_world
     chain: ChainClient = world["chain"]
     start_block = chain.block_number()
-    kubelet = make_kubelet(ns, world["data_dirs"])
     body = fltask(world)
     body["spec"]["chain"]["confirmations"] = 1
-    create(kube_api, ns, "fltasks", body)
-    for i in range(4):
-        create(kube_api, ns, "participants", participant(i))
-    operator = OperatorThread(kube_api, ns)
-    operator.start()
-    unreachable = False
-    try:
-        address = wait_for(
-            "contract",
-            lambda: get(kube_api, ns, "fltasks", "digits").get("status", {}).get("contractAddress"),
-        )
-        wait_for(
-            "training jobs",
-            lambda: held_training_jobs(kubelet, kube_api, ns),
-            dump=lambda: dump_state(kube_api, ns),
-        )
+    unreachable: list[bool] = []
+
+    def restart(_: list[str]) -> None:
         head = chain.block_number()
         known = chain.block_hash(head)
         geth.stop()
-        stopped_at = time.monotonic()
-        while time.monotonic() - stopped_at < DOWN_SECONDS:
-            cond = _chain_condition(kube_api, ns)
-            unreachable = unreachable or (cond is not None and cond["status"] == "False")
-            time.sleep(1)
+        unreachable.append(unreachable_while(kube_api, ns, DOWN_SECONDS))
         geth.start()
         assert chain.block_hash(head) == known, "the restarted node lost blocks"
-        done = wait_for(
-            "completion",
-            lambda: completed(kube_api, ns),
-            kubelet,
-            timeout=600,
-            dump=lambda: dump_state(kube_api, ns),
-        )
-    finally:
-        operator.stop()
-    assert unreachable, "the FLTask never reported the chain unreachable while the node was down"
-    reachable = _chain_condition(kube_api, ns)
-    assert reachable is not None and reachable["status"] == "True"
-    _assert_completed_once(world, address, start_block, done)
+
+    run = run_with_fault_in_training(kube_api, ns, make_kubelet(ns, world["data_dirs"]), body, restart)
+    assert unreachable == [True], "the FLTask never reported the chain unreachable while the node was down"
+    assert_reachable_again(kube_api, ns)
+    assert_completed_once(world, run.address, start_block, run.done)

@@ -14,11 +14,11 @@ sent twice, and every model a proposal names on chain is in the store, whole.
 
 from __future__ import annotations
 
-import base64
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -60,56 +60,76 @@ def _chain_condition(api: client.ApiClient, ns: str) -> dict[str, Any] | None:
     return next((c for c in conditions if c["type"] == "ChainReachable"), None)
 
 
+def unreachable_while(api: client.ApiClient, ns: str, seconds: float) -> bool:
+    """Watch the FLTask for `seconds`: whether it ever said ChainReachable=False meanwhile."""
+    seen = False
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        cond = _chain_condition(api, ns)
+        seen = seen or (cond is not None and cond["status"] == "False")
+        time.sleep(1)
+    return seen
+
+
+def assert_reachable_again(api: client.ApiClient, ns: str) -> None:
+    reachable = _chain_condition(api, ns)
+    assert reachable is not None and reachable["status"] == "True"
+
+
+@dataclass
+class FaultRun:
+    address: str  # the task contract
+    trainers: list[str]  # round 0's training Jobs, held until the fault was in place
+    done: dict[str, Any]  # the FLTask's status at completion
+
+
+def run_with_fault_in_training(
+    api: client.ApiClient, ns: str, kubelet: Any, body: dict[str, Any], fault: Callable[[list[str]], None]
+) -> FaultRun:
+    """Create the FLTask `body` and four Participants, run the operator, call `fault(trainers)` once round
+    0's training Jobs exist (held: none has run yet), then play the kubelet until the task completes."""
+    create(api, ns, "fltasks", body)
+    for i in range(4):
+        create(api, ns, "participants", participant(i))
+    operator = OperatorThread(api, ns)
+    operator.start()
+    try:
+        address = wait_for(
+            "contract", lambda: get(api, ns, "fltasks", "digits").get("status", {}).get("contractAddress")
+        )
+        trainers = wait_for(
+            "training jobs", lambda: held_training_jobs(kubelet, api, ns), dump=lambda: dump_state(api, ns)
+        )
+        fault(trainers)
+        done = wait_for(
+            "completion", lambda: completed(api, ns), kubelet, timeout=600, dump=lambda: dump_state(api, ns)
+        )
+    finally:
+        operator.stop()
+    return FaultRun(address, trainers, done)
+
+
 def test_an_rpc_outage_of_a_minute_mid_round_loses_nothing_and_sends_nothing_twice(
     kube_api: client.ApiClient, ns: str, world: dict[str, Any], make_kubelet: Any, proxy: TcpProxy
 ) -> None:
     chain: ChainClient = world["chain"]
     start_block = chain.block_number()
-    kubelet = make_kubelet(ns, world["data_dirs"])
     body = fltask(world)
     body["spec"]["chain"]["rpcUrl"] = proxy.url
-    create(kube_api, ns, "fltasks", body)
-    for i in range(4):
-        create(kube_api, ns, "participants", participant(i))
-    operator = OperatorThread(kube_api, ns)
-    operator.start()
-    unreachable: list[dict[str, Any]] = []
-    try:
-        address = wait_for(
-            "contract",
-            lambda: get(kube_api, ns, "fltasks", "digits").get("status", {}).get("contractAddress"),
-        )
-        wait_for(
-            "training jobs",
-            lambda: held_training_jobs(kubelet, kube_api, ns),
-            dump=lambda: dump_state(kube_api, ns),
-        )
+    unreachable: list[bool] = []
+
+    def outage(_: list[str]) -> None:
         proxy.cut()
-        cut_at = time.monotonic()
-        while time.monotonic() - cut_at < OUTAGE_SECONDS:
-            cond = _chain_condition(kube_api, ns)
-            if cond is not None and cond["status"] == "False":
-                unreachable.append(cond)
-            time.sleep(1)
+        unreachable.append(unreachable_while(kube_api, ns, OUTAGE_SECONDS))
         proxy.restore()
-        done = wait_for(
-            "completion",
-            lambda: completed(kube_api, ns),
-            kubelet,
-            timeout=600,
-            dump=lambda: dump_state(kube_api, ns),
-        )
-    finally:
-        operator.stop()
-    assert unreachable, "the FLTask never reported the chain unreachable during the outage"
-    assert "ChainReachable" in {c["type"] for c in unreachable}
-    reachable = _chain_condition(kube_api, ns)
-    assert reachable is not None and reachable["status"] == "True"
 
-    _assert_completed_once(world, address, start_block, done)
+    run = run_with_fault_in_training(kube_api, ns, make_kubelet(ns, world["data_dirs"]), body, outage)
+    assert unreachable == [True], "the FLTask never reported the chain unreachable during the outage"
+    assert_reachable_again(kube_api, ns)
+    assert_completed_once(world, run.address, start_block, run.done)
 
 
-def _assert_completed_once(
+def assert_completed_once(
     world: dict[str, Any], address: str, start_block: int, done: dict[str, Any]
 ) -> list[Any]:
     """Completed, every round accepted, one proposal/commit/reveal per account and round, no failed
@@ -158,10 +178,7 @@ def test_an_s3_outage_of_a_minute_during_training_is_ridden_out_and_loses_nothin
         ns,
         {
             "metadata": {"name": "s3-credentials"},
-            "data": {
-                "accessKeyId": base64.b64encode(creds.access_key.encode()).decode(),
-                "secretAccessKey": base64.b64encode(creds.secret_key.encode()).decode(),
-            },
+            "stringData": {"accessKeyId": creds.access_key, "secretAccessKey": creds.secret_key},
         },
     )
     kubelet = make_kubelet(ns, world["data_dirs"])
@@ -170,21 +187,8 @@ def test_an_s3_outage_of_a_minute_during_training_is_ridden_out_and_loses_nothin
             "url": f"s3://{minio.bucket}/{prefix}?endpoint={proxy.url}",
             "credentialsSecret": "s3-credentials",
         }
-        create(kube_api, ns, "fltasks", fltask(world, store=store))
-        for i in range(4):
-            create(kube_api, ns, "participants", participant(i))
-        operator = OperatorThread(kube_api, ns)
-        operator.start()
-        try:
-            address = wait_for(
-                "contract",
-                lambda: get(kube_api, ns, "fltasks", "digits").get("status", {}).get("contractAddress"),
-            )
-            trainers = wait_for(
-                "training jobs",
-                lambda: held_training_jobs(kubelet, kube_api, ns),
-                dump=lambda: dump_state(kube_api, ns),
-            )
+
+        def outage(_: list[str]) -> None:
             proxy.cut()
             # The kubelet starts the trainers now, while the store is down; they run in this thread.
             running = threading.Thread(target=kubelet.step, daemon=True)
@@ -193,20 +197,14 @@ def test_an_s3_outage_of_a_minute_during_training_is_ridden_out_and_loses_nothin
             proxy.restore()
             running.join(timeout=300)
             assert not running.is_alive()
-            done = wait_for(
-                "completion",
-                lambda: completed(kube_api, ns),
-                kubelet,
-                timeout=600,
-                dump=lambda: dump_state(kube_api, ns),
-            )
-        finally:
-            operator.stop()
+
+        run = run_with_fault_in_training(kube_api, ns, kubelet, fltask(world, store=store), outage)
+    trainers = run.trainers
     first_runs = [r for r in kubelet.runs if r["job"] in trainers]
     assert first_runs and all(r["exit"] == 0 for r in first_runs), first_runs
     assert len(first_runs) == len(trainers), "a trainer's pod failed and was started again"
     assert any("retrying in" in r["stderr"] for r in first_runs), "no trainer ever met the outage"
-    events = _assert_completed_once(world, address, start_block, done)
+    events = assert_completed_once(world, run.address, start_block, run.done)
     reader = S3Store(
         minio.bucket, prefix, endpoint=minio.endpoint, client=minio.client(creds)
     )  # the task's own credentials, straight to the server
