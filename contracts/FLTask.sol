@@ -28,7 +28,9 @@ import {
 /// until the task has ended, and then `unvested * (accepted - rejected) / (accepted + rejected)` of it
 /// (counting the participant's decided proposals; nothing unless accepted > rejected: each rejected
 /// proposal cancels an accepted one) becomes claimable, the rest returns to the pool. Roles are drawn without replacement over epochs of ceil(n / proposers) rounds, so every
-/// participant proposes at least once per epoch.
+/// participant proposes at least once per epoch. Rounds are committees: at most `maxProposers` proposers
+/// (slots [0, P)) and `maxVoters` voters (slots [P, P + V)); the others hold no role that round and are
+/// neither paid nor slashed for it, so a round's gas, bytes moved and voter work stay bounded whatever n.
 /// @dev Gas design (see docs/protocol.md and docs/gas.md):
 ///  - no transaction loops over participants: roles derive from the epoch's seed through a keyed
 ///    permutation (O(1) per check), and each participant's rewards/slashes are settled lazily, round by
@@ -53,11 +55,11 @@ contract FLTask is ReentrancyGuardTransient {
     // Constants
     uint256 private constant BPS = 10_000;
     /// @notice Share of every slash credited to the finalizer of the round (the rest returns to the pool).
-    uint256 public constant FINALIZER_FEE_BPS = 1_000;
+    uint256 internal constant FINALIZER_FEE_BPS = 1_000;
     /// @notice Bound on the total voting weight (in weight units) so packed tallies cannot overflow.
-    uint256 public constant MAX_TOTAL_WEIGHT = (uint256(1) << 56) - 1;
+    uint256 internal constant MAX_TOTAL_WEIGHT = (uint256(1) << 56) - 1;
     /// @notice Verdicts are one bit per proposal in a uint256.
-    uint256 public constant MAX_PROPOSERS = 256;
+    uint256 internal constant MAX_PROPOSERS = 256;
     uint256 private constant MAX_SCORE = uint256(uint32(type(int32).max));
 
     // Values of the Action enum, stored as uint8 in Account.actionKind.
@@ -112,10 +114,13 @@ contract FLTask is ReentrancyGuardTransient {
         uint24 revealDuration;
     }
 
+    /// @dev The committee caps sit with the deadlines: startRound and join read this slot anyway.
     struct Config2 {
         address funder;
-        uint40 joinDeadline;
-        uint40 expiresAt;
+        uint32 joinDeadline;
+        uint32 expiresAt;
+        uint16 maxProposers;
+        uint16 maxVoters;
     }
 
     struct Config3 {
@@ -230,7 +235,7 @@ contract FLTask is ReentrancyGuardTransient {
     /// initialised.
     address private immutable _self;
     /// @notice Stake wei per unit of voting weight (tallies count whole units).
-    uint256 public immutable WEIGHT_UNIT;
+    uint256 internal immutable WEIGHT_UNIT;
 
     Config0 private _c0;
     Config1 private _c1;
@@ -419,7 +424,13 @@ contract FLTask is ReentrancyGuardTransient {
             commitDuration: p.commitDuration,
             revealDuration: p.revealDuration
         });
-        _c2 = Config2({funder: funder, joinDeadline: uint40(nowTs + p.joinDuration), expiresAt: uint40(nowTs + p.maxLifecycle)});
+        _c2 = Config2({
+            funder: funder,
+            joinDeadline: uint32(nowTs + p.joinDuration),
+            expiresAt: uint32(nowTs + p.maxLifecycle),
+            maxProposers: p.maxProposers,
+            maxVoters: p.maxVoters
+        });
         _c3 = Config3({minStake: p.minStake, totalReward: uint128(totalReward)});
         _c4 = Config4({factory: msg.sender, createdAt: uint40(nowTs), arenaTaskId: uint56(arenaTaskId)});
         _trainingLogicHash = trainingLogicHash;
@@ -454,12 +465,15 @@ contract FLTask is ReentrancyGuardTransient {
         if (p.proposerFractionBps == 0 || p.proposerFractionBps >= BPS) {
             revert InvalidParameter("proposerFractionBps");
         }
+        if (p.maxProposers == 0 || p.maxProposers > MAX_PROPOSERS) revert InvalidParameter("maxProposers");
+        if (p.maxVoters == 0) revert InvalidParameter("maxVoters");
         if (p.slashBps > BPS) revert InvalidParameter("slashBps");
         // PerProposal, attacking must lose: the task lasts at least one full epoch (every participant
         // proposes once) whatever the number of participants, and slashes take something (initialize).
         if (
             p.policy == Policy.PerProposal
-                && p.totalRounds < _maxEpochLength(p.minParticipants, p.maxParticipants, p.proposerFractionBps)
+                && p.totalRounds
+                    < _maxEpochLength(p.minParticipants, p.maxParticipants, p.proposerFractionBps, p.maxProposers)
         ) revert InvalidParameter("totalRounds");
         if (p.joinDuration == 0) revert InvalidParameter("joinDuration");
         if (p.proposeDuration == 0) revert InvalidParameter("proposeDuration");
@@ -511,7 +525,7 @@ contract FLTask is ReentrancyGuardTransient {
         m.bal.active = true;
         m.commitment.tag = type(uint32).max; // pre-warm: the first commit overwrites a non-zero slot
         m.ledger.joinedStake = uint96(amount);
-        if (index < _numProposers(c0.maxParticipants, c0.proposerFractionBps)) {
+        if (index < _numProposers(c0.maxParticipants, c0.proposerFractionBps, c2.maxProposers)) {
             _proposals[index] =
                 ProposalSlot({modelHash: bytes32(uint256(1)), proposer: address(0), samples: 0, weight: 1});
             if (index & 3 == 0) _rejectTally[index >> 2] = uint256(type(uint32).max) << 224; // stale tag
@@ -550,7 +564,7 @@ contract FLTask is ReentrancyGuardTransient {
         }
 
         Config1 memory c1 = _c1;
-        uint256 numProposers = _numProposers(h.participantCount, c0.proposerFractionBps);
+        uint256 numProposers = _numProposers(h.participantCount, c0.proposerFractionBps, c2.maxProposers);
         uint64 seed = h.seed; // the epoch's seed, from its first round
         if (round % RolePermutation.epochLength(h.participantCount, numProposers) == 0) {
             uint256 fullSeed = IRandomness(c1.randomness).roundSeed(round);
@@ -647,9 +661,8 @@ contract FLTask is ReentrancyGuardTransient {
         Member storage m = _members[msg.sender];
         Account memory a = m.acct;
         if (!a.joined) revert NotParticipant(msg.sender);
-        if (_slotOf(h, a.index, c.numProposers) < c.numProposers) {
-            revert NotVoter(h.round, msg.sender);
-        }
+        uint256 slot = _slotOf(h, a.index, c.numProposers);
+        if (slot < c.numProposers || slot - c.numProposers >= _c2.maxVoters) revert NotVoter(h.round, msg.sender);
         uint32 tag = uint32(uint256(h.round) + 1);
         if (m.commitment.tag == tag) revert AlreadyCommitted(h.round, msg.sender);
         m.commitment = Commitment({digest: bytes28(commitment), tag: tag});
@@ -721,54 +734,22 @@ contract FLTask is ReentrancyGuardTransient {
     }
 
     /// @dev Add `weight` to the reject tally of every proposal whose verdict bit is clear. Four 56-bit
-    /// tallies per slot with a 32-bit round tag on top; a stale tag reads as zero.
+    /// tallies per slot with a 32-bit round tag on top; a stale tag reads as zero. Walks the groups of four
+    /// up to the last rejected one (at most 64), touching only slots with a rejection.
     function _tallyRejections(uint256 tag, uint256 verdicts, uint256 count, uint256 weight) private {
         uint256 rejected = ~verdicts;
         if (count < 256) rejected &= (uint256(1) << count) - 1;
-        while (rejected != 0) {
-            uint256 slotIndex = _lowestBit(rejected) >> 2;
+        for (uint256 slotIndex; rejected != 0; ++slotIndex) {
+            uint256 group = rejected & 0xF;
+            rejected >>= 4;
+            if (group == 0) continue;
             uint256 packed = _rejectTally[slotIndex];
             if (packed >> 224 != tag) packed = tag << 224;
-            uint256 group = (rejected >> (slotIndex << 2)) & 0xF;
             for (uint256 j; j < 4; ++j) {
                 if (group & (uint256(1) << j) != 0) packed += weight << (56 * j);
             }
             _rejectTally[slotIndex] = packed;
-            rejected &= ~(uint256(0xF) << (slotIndex << 2));
         }
-    }
-
-    function _lowestBit(uint256 x) private pure returns (uint256 k) {
-        // x != 0; binary search for the lowest set bit
-        if (x & type(uint128).max == 0) {
-            k += 128;
-            x >>= 128;
-        }
-        if (x & type(uint64).max == 0) {
-            k += 64;
-            x >>= 64;
-        }
-        if (x & type(uint32).max == 0) {
-            k += 32;
-            x >>= 32;
-        }
-        if (x & type(uint16).max == 0) {
-            k += 16;
-            x >>= 16;
-        }
-        if (x & type(uint8).max == 0) {
-            k += 8;
-            x >>= 8;
-        }
-        if (x & 0xF == 0) {
-            k += 4;
-            x >>= 4;
-        }
-        if (x & 0x3 == 0) {
-            k += 2;
-            x >>= 2;
-        }
-        if (x & 0x1 == 0) k += 1;
     }
 
     /// @notice Decide the current round once its reveal phase is over (deadline passed or every committed
@@ -973,6 +954,7 @@ contract FLTask is ReentrancyGuardTransient {
         uint256 toPool;
         uint256 accepted;
         uint256 rejected;
+        uint256 maxVoters; // loaded on first need (a round the participant did not act in); 0 until then
     }
 
     /// @dev Settle rounds [a.settledRounds, upTo) of `who`. Returns the updated account (the caller
@@ -992,7 +974,8 @@ contract FLTask is ReentrancyGuardTransient {
             reward: 0,
             toPool: 0,
             accepted: 0,
-            rejected: 0
+            rejected: 0,
+            maxVoters: 0
         });
         for (uint256 r = from; r < upTo; ++r) {
             _settleRound(x, a, r);
@@ -1078,10 +1061,16 @@ contract FLTask is ReentrancyGuardTransient {
         RoundRecord storage rec = _rounds[r];
         uint8 act = a.actionRound == r ? a.actionKind : ACT_NONE;
         // A submission proves the role (each was role-checked; an aborted round has none): only a round the
-        // participant did not act in needs the permutation (any slot >= numProposers is a voter's).
-        uint256 slot = act == ACT_PROPOSED
-            ? 0
-            : act != ACT_NONE ? rec.numProposers : RolePermutation.slot(rec.seed, a.index, x.n, rec.numProposers, r);
+        // participant did not act in needs the permutation. Slots from numProposers on are voters', up to
+        // maxVoters of them; beyond, no role: nothing to pay or take.
+        uint256 slot = act == ACT_PROPOSED ? 0 : rec.numProposers;
+        if (act == ACT_NONE) {
+            slot = RolePermutation.slot(rec.seed, a.index, x.n, rec.numProposers, r);
+            if (slot >= rec.numProposers) {
+                if (x.maxVoters == 0) x.maxVoters = _c2.maxVoters;
+                if (slot - rec.numProposers >= x.maxVoters) return;
+            }
+        }
         (bool rewarded, bool slashed, SlashReason reason, uint8 decided) =
             _outcome(rec, slot, act, a.proposalIndex, x.policy);
         unchecked {
@@ -1151,7 +1140,11 @@ contract FLTask is ReentrancyGuardTransient {
     /// grows with n. So the maximum is at minN, at maxN, or at the end of the run holding minN (k = 0 and 1
     /// share one run: both give a single proposer). Checked against the brute-force maximum in
     /// tests/unit/protocol/test_roles.py (flalliance.protocol.roles.max_epoch_length mirrors it).
-    function _maxEpochLength(uint256 minN, uint256 maxN, uint256 fractionBps) private pure returns (uint256 e) {
+    function _maxEpochLength(uint256 minN, uint256 maxN, uint256 fractionBps, uint256 maxProposers)
+        private
+        pure
+        returns (uint256 e)
+    {
         uint256 runEnd;
         unchecked {
             // minN, maxN <= 65,535 and 0 < fractionBps < 10^4: nothing overflows
@@ -1160,22 +1153,30 @@ contract FLTask is ReentrancyGuardTransient {
             runEnd = ((k + 1) * BPS - 1) / fractionBps; // the largest n with floor(n f / 10^4) == k
         }
         if (runEnd > maxN) runEnd = maxN;
-        e = _epochLengthAt(minN, fractionBps);
-        uint256 x = _epochLengthAt(maxN, fractionBps);
+        e = _epochLengthAt(minN, fractionBps, maxProposers);
+        uint256 x = _epochLengthAt(maxN, fractionBps, maxProposers);
         if (x > e) e = x;
-        x = _epochLengthAt(runEnd, fractionBps);
+        x = _epochLengthAt(runEnd, fractionBps, maxProposers);
         if (x > e) e = x;
     }
 
-    function _epochLengthAt(uint256 n, uint256 fractionBps) private pure returns (uint256) {
-        return RolePermutation.epochLength(n, _numProposers(n, fractionBps));
+    function _epochLengthAt(uint256 n, uint256 fractionBps, uint256 maxProposers) private pure returns (uint256) {
+        return RolePermutation.epochLength(n, _numProposers(n, fractionBps, maxProposers));
     }
 
-    function _numProposers(uint256 n, uint256 fractionBps) private pure returns (uint256 p) {
+    /// @dev floor(n * fraction), at least 1, leaving at least one voter, at most the committee cap.
+    function _numProposers(uint256 n, uint256 fractionBps, uint256 maxProposers) private pure returns (uint256 p) {
         p = (n * fractionBps) / BPS;
         if (p == 0) p = 1;
         if (p >= n) p = n - 1;
-        if (p > MAX_PROPOSERS) p = MAX_PROPOSERS;
+        if (p > maxProposers) p = maxProposers;
+    }
+
+    /// @dev Voters of a round: the participants after the proposers, at most the committee cap.
+    function _numVoters(uint256 n, uint256 numProposers) private view returns (uint256 v) {
+        v = n - numProposers;
+        uint256 cap = _c2.maxVoters;
+        if (v > cap) v = cap;
     }
 
     function _phase(Header memory h) private view returns (Phase) {
@@ -1192,8 +1193,9 @@ contract FLTask is ReentrancyGuardTransient {
         }
         if (t <= h.proposeEnd && c.proposalCount < c.numProposers) return Phase.Proposing;
         if (c.proposalCount == 0) return Phase.Finalizable;
-        uint256 numVoters = uint256(h.participantCount) - c.numProposers;
-        if (t <= h.commitEnd && c.commitCount < numVoters) return Phase.Committing;
+        if (t <= h.commitEnd && c.commitCount < _numVoters(h.participantCount, c.numProposers)) {
+            return Phase.Committing;
+        }
         if (t <= h.revealEnd && c.revealCount < c.commitCount) return Phase.Revealing;
         return Phase.Finalizable;
     }
@@ -1230,6 +1232,8 @@ contract FLTask is ReentrancyGuardTransient {
             maxParticipants: c0.maxParticipants,
             totalRounds: c0.totalRounds,
             proposerFractionBps: c0.proposerFractionBps,
+            maxProposers: c2.maxProposers,
+            maxVoters: c2.maxVoters,
             slashBps: c0.slashBps,
             policy: c0.policy,
             useArenaModel: c0.useArenaModel,
@@ -1262,7 +1266,7 @@ contract FLTask is ReentrancyGuardTransient {
         s.globalModel = _globalModel;
         if (s.roundStarted) {
             s.numProposers = c.numProposers;
-            s.numVoters = uint256(h.participantCount) - c.numProposers;
+            s.numVoters = _numVoters(h.participantCount, c.numProposers);
             s.proposalCount = c.proposalCount;
             s.commitCount = c.commitCount;
             s.revealCount = c.revealCount;
@@ -1291,6 +1295,7 @@ contract FLTask is ReentrancyGuardTransient {
         info.commitDeadline = info.proposeDeadline + c1.commitDuration;
         info.revealDeadline = info.commitDeadline + c1.revealDuration;
         info.numProposers = rec.numProposers;
+        info.numVoters = _numVoters(h.participantCount, rec.numProposers);
         info.finalized = flags & F_FINALIZED != 0;
         if (info.finalized) {
             info.proposalCount = rec.proposalCount;
@@ -1329,10 +1334,9 @@ contract FLTask is ReentrancyGuardTransient {
         Account memory a = _members[account].acct;
         if (!a.joined) return Role.None;
         RoundRecord storage rec = _rounds[round];
-        return RolePermutation.slot(rec.seed, a.index, h.participantCount, rec.numProposers, round)
-                < rec.numProposers
-            ? Role.Proposer
-            : Role.Voter;
+        uint256 slot = RolePermutation.slot(rec.seed, a.index, h.participantCount, rec.numProposers, round);
+        if (slot < rec.numProposers) return Role.Proposer;
+        return slot - rec.numProposers < _c2.maxVoters ? Role.Voter : Role.None;
     }
 
     /// @notice The pioneer of round `round` (slot 0: the first position of its proposer window; acts only in

@@ -56,6 +56,8 @@ struct TaskParams {
     uint16 maxParticipants; // >= minParticipants
     uint16 totalRounds; // >= 1
     uint16 proposerFractionBps; // share of participants drawn as proposers each round, 1..9999
+    uint16 maxProposers; // committee cap: at most this many proposers a round, 1..256
+    uint16 maxVoters; // committee cap: at most this many voters a round, >= 1 (the rest hold no role)
     uint16 slashBps; // share of the current stake taken by one slash, 0..10000
     Policy policy;
     bool useArenaModel; // start from the Arena task's model instead of a pioneering model
@@ -116,6 +118,7 @@ struct RoundInfo {
     uint256 commitDeadline;
     uint256 revealDeadline;
     uint256 numProposers;
+    uint256 numVoters;
     uint256 proposalCount;
     uint256 revealCount;
     bool pioneering; // the round started without a global model

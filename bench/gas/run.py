@@ -1,4 +1,4 @@
-"""Gas benchmark of the task contracts: gas per operation at 10 and 100 participants, on a real anvil.
+"""Gas benchmark of the task contracts: gas per operation from 10 to 10,000 participants, on a real anvil.
 
 Run: ``make bench-gas`` (or ``.venv/bin/python bench/gas/run.py``). Writes bench/results/gas.json and the
 table between the markers in docs/gas.md. Every figure is a receipt's gasUsed (the whole transaction,
@@ -12,6 +12,10 @@ settling an absentee's backlog is measured at the end. The task has exactly N pa
 PerProposal's creation rule needs one epoch: 4 rounds at 10 and at 100 (3 and 30 proposers); after the
 last round an honest participant withdraws (settling and vesting its rewards) and claims them, and
 anyone settles another participant after the end (vesting it).
+
+Committee runs (``N/P/V``: at most P proposers and V voters a round, the others without a role) play the
+same three rounds. Their epoch (ceil(N / P) rounds) is longer than the run, so the task does not end and the
+after-the-end operations are not measured there (they settle one round: the same at any N).
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from flalliance.chain.deploy import deploy_system
 from flalliance.chain.devchain import Anvil
 from flalliance.chain.harness import ETHER, DevTask, Vote, derived_accounts
 from flalliance.chain.keys import dev_account
-from flalliance.chain.models import Phase, TaskParams
+from flalliance.chain.models import Phase, Role, TaskParams
+from flalliance.protocol import roles
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "gas.json"
@@ -100,25 +105,63 @@ def summary(values: list[int]) -> dict[str, int]:
     }
 
 
-def run_size(anvil: Anvil, n: int) -> dict[str, Any]:
+def parse_size(text: str) -> tuple[int, int, int]:
+    """``N`` (no committee cap) or ``N/P/V`` (at most P proposers and V voters a round)."""
+    parts = [int(x) for x in text.split("/")]
+    if len(parts) == 1:
+        return parts[0], roles.MAX_PROPOSERS, roles.MAX_VOTERS
+    if len(parts) != 3:
+        raise SystemExit(f"--sizes: {text!r} is neither N nor N/P/V")
+    return parts[0], parts[1], parts[2]
+
+
+def size_key(n: int, max_p: int, max_v: int) -> str:
+    return str(n) if (max_p, max_v) == (roles.MAX_PROPOSERS, roles.MAX_VOTERS) else f"{n}/{max_p}/{max_v}"
+
+
+def run_size(anvil: Anvil, n: int, max_p: int, max_v: int) -> dict[str, Any]:
     owner = ChainClient(anvil.rpc_url, dev_account(0), chain_id=anvil.chain_id)
     snapshot = owner.snapshot()
     try:
-        return _run_size(anvil, owner, n)
+        started = time.monotonic()
+        out = _run_size(anvil, owner, n, max_p, max_v)
+        out["seconds"] = round(time.monotonic() - started, 1)
+        return out
     finally:
         owner.revert(snapshot)
 
 
-def _run_size(anvil: Anvil, owner: ChainClient, n: int) -> dict[str, Any]:
+def _roles(t: DevTask, r: int, roster: list[str]) -> tuple[list[str], list[str]]:
+    """(proposers, voters) of round ``r`` from its seed with the contract's mirror (O(n) local work, not n
+    calls), checked against the contract's roleOf for every committee member and one outsider."""
+    info = t.task.round_info(r)
+    n = len(roster)
+    p, v = info.num_proposers, info.num_voters
+    proposers = [a for i, a in enumerate(roster) if roles.is_proposer(info.seed, i, n, p, r)]
+    voters = [a for i, a in enumerate(roster) if roles.is_voter(info.seed, i, n, p, v, r)]
+    assert len(proposers) == p and len(voters) == v, (p, v, len(proposers), len(voters), n)
+    assert all(t.task.role_of(r, a) == Role.PROPOSER for a in proposers)
+    assert all(t.task.role_of(r, a) == Role.VOTER for a in voters)
+    outsiders = [a for a in roster if a not in set(proposers) | set(voters)]
+    if outsiders:
+        assert t.task.role_of(r, outsiders[0]) == Role.NONE
+    return proposers, voters
+
+
+def _run_size(anvil: Anvil, owner: ChainClient, n: int, max_p: int, max_v: int) -> dict[str, Any]:
     system = deploy_system(owner)
     members = [
         ChainClient(anvil.rpc_url, a, chain_id=anvil.chain_id) for a in derived_accounts(n, label="gas")
     ]
+    epoch = roles.epoch_length(n, roles.num_proposers(n, 3_000, max_p))
+    ends = epoch <= ROUNDS + 1  # the task ends after one more round: the after-the-end operations run
     params = TaskParams(
         min_stake=10 * ETHER,
         min_participants=n,
         max_participants=n,
-        total_rounds=ROUNDS + 1,
+        total_rounds=max(ROUNDS + 1, epoch),
+        max_proposers=max_p,
+        max_voters=max_v,
         proposer_fraction_bps=3_000,
         slash_bps=1_000,
         join_duration=3_600,
@@ -126,7 +169,7 @@ def _run_size(anvil: Anvil, owner: ChainClient, n: int) -> dict[str, Any]:
         propose_duration=600,
         commit_duration=600,
         reveal_duration=600,
-        max_lifecycle=30 * 86_400,
+        max_lifecycle=max(30 * 86_400, 3_600 + 600 + 1_800 * epoch + 86_400),
     )
     rec = Recorder()
     t = DevTask.create(owner, system, params, members=members, arena_reward=10_000 * ETHER)
@@ -139,6 +182,7 @@ def _run_size(anvil: Anvil, owner: ChainClient, n: int) -> dict[str, Any]:
     for i, a in enumerate(addresses):
         t.members[a].token().ensure_allowance(t.address, 100 * ETHER + i)
         rec.add("join", 0, t.members[a].join(100 * ETHER + i, approve=False))
+    roster = t.task.participants()
 
     for r in range(ROUNDS):
         rec.add("startRound", r, t.task.start_round())
@@ -146,7 +190,7 @@ def _run_size(anvil: Anvil, owner: ChainClient, n: int) -> dict[str, Any]:
             pioneer = t.task.pioneer_of(r)
             absentee = next(a for a in reversed(addresses) if a != pioneer)
             rec.add("submitPioneer", r, t.members[pioneer].submit_pioneer(keccak(b"pioneer")))
-        proposers, voters = t.roles(r)
+        proposers, voters = _roles(t, r, roster)
         active_proposers = [p for p in proposers if p != absentee]
         for k, p in enumerate(active_proposers):
             receipt = t.members[p].propose(keccak(f"model/{p}/{r}".encode()), 1_000 + k)
@@ -182,12 +226,14 @@ def _run_size(anvil: Anvil, owner: ChainClient, n: int) -> dict[str, Any]:
 
     # Settling an absentee's backlog of ROUNDS rounds (anyone may do it; here the owner).
     rec.add("settle.absentee", ROUNDS, t.task.settle(absentee, 2**16))
+    if not ends:
+        return _report(n, rec, create_gas, max_p, max_v)
     t.play_round()  # the last round (everyone honest): the task is Completed, withdraw is allowed
     honest, other = [a for a in addresses if a not in misbehaved and a != absentee][:2]
     rec.add("withdraw", ROUNDS + 1, t.members[honest].withdraw())  # settles, vests, pays the stake
     rec.add("claim", ROUNDS + 1, t.members[honest].claim())  # pays the vested rewards
     rec.add("settle.vest", ROUNDS + 1, t.task.settle(other, 2**16))  # anyone: settles and vests
-    return _report(n, rec, create_gas)
+    return _report(n, rec, create_gas, max_p, max_v)
 
 
 SLASHED_TOPIC = keccak(b"Slashed(address,uint256,address,uint256,uint256,uint8)")
@@ -205,7 +251,7 @@ def _factory_receipt(t: DevTask) -> TxReceipt:
     return receipt
 
 
-def _report(n: int, rec: Recorder, create_gas: int) -> dict[str, Any]:
+def _report(n: int, rec: Recorder, create_gas: int, max_p: int, max_v: int) -> dict[str, Any]:
     proposals = dict(rec.gas["_proposals"])
     steady = {r for r in range(1, ROUNDS)}
     ops: dict[str, Any] = {}
@@ -242,6 +288,8 @@ def _report(n: int, rec: Recorder, create_gas: int) -> dict[str, Any]:
     per_participant_round = int(statistics.mean(round_totals[r] for r in steady) / n)
     return {
         "participants": n,
+        "max_proposers": max_p,
+        "max_voters": max_v,
         "proposals_per_round": proposals,
         "ops": ops,
         "finalize_by_round": {
@@ -258,13 +306,20 @@ def _fmt(v: int | None) -> str:
     return "-" if v is None else f"{v:,}"
 
 
+AFTER_END = ("claim", "withdraw", "settle.vest")
+
+
+def _column(s: dict[str, Any]) -> str:
+    committee = (s.get("max_proposers", roles.MAX_PROPOSERS), s.get("max_voters", roles.MAX_VOTERS))
+    name = f"{s['participants']:,} participants"
+    if committee != (roles.MAX_PROPOSERS, roles.MAX_VOTERS):
+        name += f", committee P {committee[0]} V {committee[1]}"
+    return name
+
+
 def table(results: dict[str, Any]) -> str:
-    sizes = [results["sizes"][k] for k in sorted(results["sizes"], key=int)]
-    head = (
-        "| operation | target | "
-        + " | ".join(f"{s['participants']} participants: typical / worst" for s in sizes)
-        + " |"
-    )
+    sizes = list(results["sizes"].values())
+    head = "| operation | target | " + " | ".join(f"{_column(s)}: typical / worst" for s in sizes) + " |"
     lines = [head, "|---|---|" + "---|" * len(sizes)]
     labels = {
         "createTask": "createTask (clone + init + escrow)",
@@ -289,22 +344,29 @@ def table(results: dict[str, Any]) -> str:
             o = s["ops"][op]
             typical = (o["steady"] or o["all"]).get("median")
             worst = o["all"].get("max")
-            cells.append(f"{_fmt(typical)} / {_fmt(worst)}" if o["all"] else "not drawn")
+            if o["all"]:
+                cells.append(f"{_fmt(typical)} / {_fmt(worst)}")
+            else:
+                cells.append("not run (no end)" if op in AFTER_END else "not drawn")
         lines.append(f"| {label} | {_fmt(target)} | " + " | ".join(cells) + " |")
     for s in sizes:
         for r, f in s["finalize_by_round"].items():
             lines.append(
-                f"| finalizeRound, {s['participants']} participants, round {r} ({f['proposals']} proposals) "
+                f"| finalizeRound, {_column(s)}, round {r} ({f['proposals']} proposals) "
                 f"| {_fmt(f['budget'])} | "
                 + " | ".join(_fmt(f["gas"]) if x is s else "" for x in sizes)
                 + " |"
             )
     lines.append("")
-    lines.append("| per participant-round (steady rounds) | ours | naive prototype (estimate) |")
-    lines.append("|---|---|---|")
+    lines.append(
+        "| 30% proposers, steady rounds | a whole round | per participant-round | naive prototype "
+        "per participant-round (estimate) |"
+    )
+    lines.append("|---|---|---|---|")
     for s in sizes:
+        steady = [v for r, v in s["round_totals"].items() if r != "0"]
         lines.append(
-            f"| {s['participants']} participants, 30% proposers | {_fmt(s['per_participant_round'])} "
+            f"| {_column(s)} | {_fmt(int(statistics.mean(steady)))} | {_fmt(s['per_participant_round'])} "
             f"| {_fmt(s['naive_per_participant_round'])} |"
         )
     return "\n".join(lines)
@@ -321,10 +383,14 @@ def write_doc(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10,100", help="comma-separated participant counts")
+    parser.add_argument(
+        "--sizes",
+        default="10,100,100/16/32,1000/16/32,10000/16/32",
+        help="comma-separated N (no committee cap) or N/P/V (at most P proposers, V voters a round)",
+    )
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite the table in docs/gas.md")
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [parse_size(s) for s in args.sizes.split(",")]
     started = time.monotonic()
     with Anvil(timestamp=GENESIS) as anvil:
         results: dict[str, Any] = {
@@ -338,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
                 "targets": TARGETS,
                 "naive_prototype": NAIVE,
             },
-            "sizes": {str(n): run_size(anvil, n) for n in sizes},
+            "sizes": {size_key(*size): run_size(anvil, *size) for size in sizes},
         }
     results["meta"]["seconds"] = round(time.monotonic() - started, 1)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

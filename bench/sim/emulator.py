@@ -36,6 +36,7 @@ from flalliance.fl.spec import FedAvgSpec, TrainingLogicSpec
 from flalliance.fl.training import evaluate, train
 from flalliance.fl.validation import ProposalFile, index_verdicts, on_probation, validate_round
 from flalliance.fl.weights import Tensors, content_hash, encode
+from flalliance.protocol import roles
 from flalliance.protocol.decision import Policy
 from flalliance.protocol.ledger import TaskLedger
 from flalliance.sim.config import SimConfig, build_spec, dataset_name
@@ -172,6 +173,8 @@ def run(
         policy=policy,
         weight_unit=WEIGHT_UNIT,
         proposer_fraction_bps=cfg.proposer_fraction_bps,
+        max_proposers=cfg.max_proposers,
+        max_voters=cfg.max_voters,
     )
     names = [f"p{i:02d}" for i in range(n)]
     for name in names:
@@ -184,7 +187,7 @@ def run(
     for r in range(cfg.rounds):
         ledger.start_round(int(rng.integers(2**63)))
         proposers = [i for i in range(n) if ledger.is_proposer(r, names[i])]
-        voters = [i for i in range(n) if i not in proposers]
+        voters = [i for i in range(n) if ledger.is_voter(r, names[i])]
         files: list[ProposalFile] = []
         owners: list[tuple[bytes, int]] = []  # (model hash, participant) in proposal index order
         props: list[Proposal] = []
@@ -316,11 +319,13 @@ def run_flower(cfg: SimConfig, fed: Federation, strategy_name: str, *, role_seed
         policy=Policy.PER_PROPOSAL,
         weight_unit=WEIGHT_UNIT,
         proposer_fraction_bps=cfg.proposer_fraction_bps,
+        max_proposers=cfg.max_proposers,
+        max_voters=cfg.max_voters,
     )
     for name in names:
         ledger.join(name, cfg.stake_tokens * TOKEN)
     rng = np.random.default_rng(role_seed + 7919 * cfg.partition_seed)
-    per_round = max(1, n * cfg.proposer_fraction_bps // 10_000)
+    per_round = roles.num_proposers(n, cfg.proposer_fraction_bps, cfg.max_proposers)
     bad = max(1, round(per_round * len(cfg.malicious) / n))
     strategies = {
         "fedavg": lambda: FedAvg(),

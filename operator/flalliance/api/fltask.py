@@ -11,6 +11,12 @@ from flalliance.api.base import Address, ApiModel, FmlAmount, Hash32, ObjectName
 from flalliance.api.conditions import Condition
 from flalliance.protocol import roles
 
+# Committee caps (docs/scale.md): 16 proposers keep a round's finalize, uploads and each voter's work at
+# 16 models; 32 voters keep an attacker share of 30% of the stake below a committee majority in all but
+# 1.4% of rounds (binomial: 16 or more of 32 drawn from 30%).
+DEFAULT_MAX_PROPOSERS = 16
+DEFAULT_MAX_VOTERS = 32
+
 
 def _immutable(what: str) -> dict[str, Any]:
     """A CEL transition rule: the field may be set at creation and never changed (the chain holds it)."""
@@ -226,6 +232,20 @@ class FLTaskSpec(ApiModel):
     proposer_fraction: float = Field(
         default=0.5, gt=0.0, lt=1.0, description="Share of participants drawn as proposers each round"
     )
+    max_proposers: int = Field(
+        default=DEFAULT_MAX_PROPOSERS,
+        ge=1,
+        le=roles.MAX_PROPOSERS,
+        description="Committee cap: at most this many proposers a round (the round's gas, uploads and every "
+        "voter's work grow with it); a cap below proposerFraction lengthens the epoch",
+    )
+    max_voters: int = Field(
+        default=DEFAULT_MAX_VOTERS,
+        ge=1,
+        le=roles.MAX_VOTERS,
+        description="Committee cap: at most this many voters a round; the other participants hold no role "
+        "that round (neither paid nor slashed)",
+    )
     min_stake: FmlAmount = Field(default="10", description="Minimum stake to join, in $FML")
     phase_durations: PhaseDurations = Field(default_factory=PhaseDurations, json_schema_extra=_EMPTY_DEFAULT)
     max_lifetime_seconds: int = Field(
@@ -249,13 +269,17 @@ class FLTaskSpec(ApiModel):
         if self.arena_task_id is None or self.payout_policy != PayoutPolicy.PER_PROPOSAL:
             return self
         longest = roles.max_epoch_length(
-            self.min_participants, self.max_participants, round(self.proposer_fraction * 10_000)
+            self.min_participants,
+            self.max_participants,
+            round(self.proposer_fraction * 10_000),
+            self.max_proposers,
         )
         if self.rounds < longest:
             raise ValueError(
                 f"rounds must be >= {longest} under PerProposal: the longest epoch for "
                 f"{self.min_participants}..{self.max_participants} participants at proposerFraction "
-                f"{self.proposer_fraction} (every participant proposes once per epoch)"
+                f"{self.proposer_fraction} and maxProposers {self.max_proposers} (every participant "
+                "proposes once per epoch; raise maxProposers or rounds)"
             )
         return self
 

@@ -140,12 +140,15 @@ class DevTask:
         return [self.members[a].join(amount) for a, amount in stakes]
 
     def roles(self, round: int) -> tuple[list[str], list[str]]:
-        """(proposers, voters) of ``round`` in roster order."""
+        """(proposers, voters) of ``round`` in roster order (outside a committee: in neither)."""
         proposers: list[str] = []
         voters: list[str] = []
         for address in self.task.participants():
             role = self.task.role_of(round, address)
-            (proposers if role == Role.PROPOSER else voters).append(address)
+            if role == Role.PROPOSER:
+                proposers.append(address)
+            elif role == Role.VOTER:
+                voters.append(address)
         return proposers, voters
 
     def commit(self, voter: str, round: int, vote: Vote) -> TxReceipt:

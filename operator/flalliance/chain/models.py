@@ -118,6 +118,18 @@ class TaskParams(_Struct):
     max_participants: int = Field(default=100, ge=2, le=UINT16)
     total_rounds: int = Field(default=10, ge=1, le=UINT16)
     proposer_fraction_bps: int = Field(default=3_000, ge=1, le=9_999)
+    max_proposers: int = Field(
+        default=roles.MAX_PROPOSERS,
+        ge=1,
+        le=roles.MAX_PROPOSERS,
+        description="Committee cap: proposers a round",
+    )
+    max_voters: int = Field(
+        default=roles.MAX_VOTERS,
+        ge=1,
+        le=UINT16,
+        description="Committee cap: voters a round (the rest: no role)",
+    )
     slash_bps: int = Field(default=1_000, ge=0, le=10_000, description="Share of stake one slash takes")
     policy: Policy = Policy.PER_PROPOSAL
     use_arena_model: bool = False
@@ -157,7 +169,7 @@ class TaskParams(_Struct):
     def max_epoch_length(self) -> int:
         """The longest epoch (rounds in which every participant proposes once) over the possible rosters."""
         return roles.max_epoch_length(
-            self.min_participants, self.max_participants, self.proposer_fraction_bps
+            self.min_participants, self.max_participants, self.proposer_fraction_bps, self.max_proposers
         )
 
     @property
@@ -224,6 +236,7 @@ class RoundInfo(_Struct):
     commit_deadline: int
     reveal_deadline: int
     num_proposers: int
+    num_voters: int
     proposal_count: int
     reveal_count: int
     pioneering: bool

@@ -316,6 +316,8 @@ def task_params(spec: FLTaskSpec) -> TaskParams:
         max_participants=spec.max_participants,
         total_rounds=spec.rounds,
         proposer_fraction_bps=round(spec.proposer_fraction * 10_000),
+        max_proposers=spec.max_proposers,
+        max_voters=spec.max_voters,
         slash_bps=round(spec.slash_percent * 100),
         policy=Policy.PER_PROPOSAL if spec.payout_policy == PayoutPolicy.PER_PROPOSAL else Policy.COLLECTIVE,
         use_arena_model=False,

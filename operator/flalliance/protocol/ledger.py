@@ -96,6 +96,8 @@ class TaskLedger:
     policy: Policy
     weight_unit: int
     proposer_fraction_bps: int
+    max_proposers: int = roles.MAX_PROPOSERS
+    max_voters: int = roles.MAX_VOTERS
     has_model: bool = False
     status: Status = Status.ENROLLING
     accounts: dict[str, Account] = field(default_factory=dict)
@@ -146,7 +148,10 @@ class TaskLedger:
     @property
     def epoch_length(self) -> int:
         """Rounds per epoch (every participant proposes at least once in each)."""
-        return roles.epoch_length(self.n, roles.num_proposers(self.n, self.proposer_fraction_bps))
+        return roles.epoch_length(self.n, self._num_proposers())
+
+    def _num_proposers(self) -> int:
+        return roles.num_proposers(self.n, self.proposer_fraction_bps, self.max_proposers)
 
     def slot(self, round: int, address: str) -> int:
         rec = self.rounds[round]
@@ -154,6 +159,11 @@ class TaskLedger:
 
     def is_proposer(self, round: int, address: str) -> bool:
         return self.slot(round, address) < self.rounds[round].num_proposers
+
+    def is_voter(self, round: int, address: str) -> bool:
+        """Slots [P, P + V): the round's voter committee (the slots after it hold no role)."""
+        p = self.rounds[round].num_proposers
+        return p <= self.slot(round, address) < p + roles.num_voters(self.n, p, self.max_voters)
 
     def is_pioneer(self, round: int, address: str) -> bool:
         return self.slot(round, address) == 0
@@ -179,7 +189,7 @@ class TaskLedger:
             raise LedgerError("the current round is not finalized")
         if len(self.rounds) >= self.total_rounds:
             raise LedgerError("every round has been played")
-        proposers = roles.num_proposers(self.n, self.proposer_fraction_bps)
+        proposers = self._num_proposers()
         round = len(self.rounds)
         if not roles.epoch_start(round, self.n, proposers):
             seed = self.rounds[-1].seed
@@ -269,6 +279,8 @@ class TaskLedger:
             rec = self.rounds[r]
             acted = acct.action_round == r
             is_proposer = self.is_proposer(r, address)
+            if not is_proposer and not self.is_voter(r, address):
+                continue  # outside the round's committee: nothing to pay or take (FLTask._settleRound)
             proposed_index = acct.proposal_index if acted else None
             result = outcome(
                 aborted=rec.aborted,

@@ -62,6 +62,8 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--policy", choices=["per_proposal", "collective"], default="per_proposal")
     p.add_argument("--proposer-fraction-bps", type=int, default=3_000)
+    p.add_argument("--max-proposers", type=int, default=256, help="committee cap: proposers a round")
+    p.add_argument("--max-voters", type=int, default=65_535, help="committee cap: voters a round")
     p.add_argument("--slash-bps", type=int, default=1_000)
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--learning-rate", type=float, default=None)
@@ -115,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
             behaviours=parse_behaviours(args.malicious, participants),
             policy=args.policy,
             proposer_fraction_bps=args.proposer_fraction_bps,
+            max_proposers=args.max_proposers,
+            max_voters=args.max_voters,
             slash_bps=args.slash_bps,
             epochs=args.epochs,
             learning_rate=args.learning_rate,

@@ -22,6 +22,7 @@ from flalliance.fl.spec import (
     TrainingSpec,
     ValidationSpec,
 )
+from flalliance.protocol import roles
 
 Preset = Literal["digits-mlp", "fmnist-2nn", "llm-lora"]
 Behaviour = Literal[
@@ -58,6 +59,10 @@ class SimConfig(BaseModel):
     behaviours: dict[int, Behaviour] = Field(default_factory=dict)
     policy: PolicyName = "per_proposal"
     proposer_fraction_bps: int = Field(default=3_000, ge=1, le=9_999)
+    max_proposers: int = Field(
+        default=roles.MAX_PROPOSERS, ge=1, le=roles.MAX_PROPOSERS, description="committee cap"
+    )
+    max_voters: int = Field(default=roles.MAX_VOTERS, ge=1, le=roles.MAX_VOTERS, description="committee cap")
     slash_bps: int = Field(default=1_000, ge=0, le=10_000)
     stake_tokens: int = Field(default=100, ge=1, description="stake per participant, whole tokens")
     reward_tokens: int = Field(default=1_000, ge=1, description="task reward pool, whole tokens")

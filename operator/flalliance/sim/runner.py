@@ -239,6 +239,8 @@ class Simulation:
             max_participants=cfg.participants,
             total_rounds=cfg.rounds,
             proposer_fraction_bps=cfg.proposer_fraction_bps,
+            max_proposers=cfg.max_proposers,
+            max_voters=cfg.max_voters,
             slash_bps=cfg.slash_bps,
             policy=Policy.COLLECTIVE if cfg.policy == "collective" else Policy.PER_PROPOSAL,
             # geth: the window opens at creation and closes by the wall clock; leave the participants time

@@ -13,7 +13,7 @@ from flalliance.chain.deploy import DeployedSystem, deploy_system
 from flalliance.chain.errors import ContractRevert
 from flalliance.chain.factory import FactoryClient
 from flalliance.chain.harness import ETHER
-from flalliance.chain.models import Phase, Policy, Status
+from flalliance.chain.models import Phase, Policy, Status, TaskParams
 from flalliance.chain.task import TaskClient
 from flalliance.chain.token import TokenClient
 from flalliance.protocol import roles
@@ -108,6 +108,8 @@ def test_createtask_needs_the_reward_allowance(chain: ChainClient, system: Deplo
     [
         ("minParticipants", {"min_participants": 2, "max_participants": 2}),
         ("proposerFractionBps", {}),
+        ("maxProposers", {}),  # a committee needs a proposer
+        ("maxVoters", {}),  # ... and a voter
         ("maxLifecycle", {}),
         ("trainingLogicHash", {}),
         ("minStake", {}),
@@ -122,6 +124,16 @@ def test_createtask_needs_the_reward_allowance(chain: ChainClient, system: Deplo
                 "total_rounds": 6,
             },
         ),
+        (
+            "totalRounds",  # a committee cap lengthens the epoch: 100 participants, 8 proposers -> 13 rounds
+            {
+                "min_participants": 2,
+                "max_participants": 100,
+                "proposer_fraction_bps": 3_000,
+                "max_proposers": 8,
+                "total_rounds": 13,
+            },
+        ),
     ],
 )
 def test_invalid_parameters_name_the_field(
@@ -134,21 +146,34 @@ def test_invalid_parameters_name_the_field(
     factory = FactoryClient(chain, system.factory)
     TokenClient(chain, system.token).approve(system.factory, 10 * ETHER)
     params = list(fast_params(**override).to_abi())
+    at = list(TaskParams.model_fields).index  # struct position of a field
     logic = LOGIC
     if field == "minParticipants":
-        params[1] = 1
+        params[at("min_participants")] = 1
     elif field == "proposerFractionBps":
-        params[4] = 10_000
+        params[at("proposer_fraction_bps")] = 10_000
+    elif field == "maxProposers":
+        params[at("max_proposers")] = override.get("max_proposers", 0)
+    elif field == "maxVoters":
+        params[at("max_voters")] = 0
     elif field == "maxLifecycle":
-        params[9] = 10
+        params[at("max_lifecycle")] = 10
     elif field == "trainingLogicHash":
         logic = b"\x00" * 32
     elif field == "minStake":
-        params[0] = 10**11  # below the weight unit (1e12 wei)
+        params[at("min_stake")] = 10**11  # below the weight unit (1e12 wei)
     elif field == "slashBps":
-        params[5] = 0
+        params[at("slash_bps")] = 0
     elif field == "totalRounds":
-        params[3] = roles.max_epoch_length(params[1], params[2], params[4]) - 1
+        params[at("total_rounds")] = (
+            roles.max_epoch_length(
+                params[at("min_participants")],
+                params[at("max_participants")],
+                params[at("proposer_fraction_bps")],
+                params[at("max_proposers")],
+            )
+            - 1
+        )
     with pytest.raises(ContractRevert) as exc:
         chain.transact(factory.contract.functions.createTask(4, tuple(params), logic, b"\x04" * 32))
     assert exc.value.name == "InvalidParameter"
@@ -169,7 +194,8 @@ def test_creation_rule_for_per_proposal_and_collective(chain: ChainClient, syste
     address = factory.create_task(6, fast_params(total_rounds=longest, **wide), LOGIC)
     assert TaskClient(chain, address).config().params.total_rounds == 6
     collective = list(fast_params(policy=Policy.COLLECTIVE).to_abi())
-    collective[3], collective[5] = 1, 0  # one round, no slashing
+    at = list(TaskParams.model_fields).index
+    collective[at("total_rounds")], collective[at("slash_bps")] = 1, 0  # one round, no slashing
     token.approve(system.factory, 10 * ETHER)
     chain.transact(factory.contract.functions.createTask(6, tuple(collective), LOGIC, b"\x06" * 32))
     assert factory.task_count() == 2

@@ -50,6 +50,8 @@ class Scenario:
     rounds: int
     slash_bps: int
     proposer_fraction_bps: int
+    max_proposers: int
+    max_voters: int
     use_arena_model: bool
     behaviours: list[list[Behaviour]]  # [round][participant]
     finalizers: list[int]  # per round: -1 = the owner, else a participant index
@@ -62,8 +64,11 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     n = draw(st.integers(2, 6))
     policy = draw(st.sampled_from([Policy.PER_PROPOSAL, Policy.COLLECTIVE]))
     fraction = draw(st.sampled_from([2_000, 4_000, 6_000]))
+    # committees: no cap, or caps small enough to leave participants without a role
+    max_proposers = draw(st.sampled_from([roles.MAX_PROPOSERS, 1, 2]))
+    max_voters = draw(st.sampled_from([roles.MAX_VOTERS, 1, 2]))
     if policy == Policy.PER_PROPOSAL:  # the creation rule: at least the longest epoch, some slashing
-        rounds = roles.max_epoch_length(2, n, fraction) + draw(st.integers(0, 1))
+        rounds = roles.max_epoch_length(2, n, fraction, max_proposers) + draw(st.integers(0, 1))
         slash_bps = draw(st.sampled_from([1_000, 2_500, 10_000]))
     else:
         rounds = draw(st.integers(1, 3))
@@ -79,6 +84,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         rounds=rounds,
         slash_bps=slash_bps,
         proposer_fraction_bps=fraction,
+        max_proposers=max_proposers,
+        max_voters=max_voters,
         use_arena_model=draw(st.booleans()),
         behaviours=[[draw(behaviour) for _ in range(n)] for _ in range(rounds)],
         finalizers=[draw(st.integers(-1, n - 1)) for _ in range(rounds)],
@@ -102,6 +109,8 @@ class Run:
             policy=ModelPolicy(int(scenario.policy)),
             weight_unit=cfg.weight_unit,
             proposer_fraction_bps=scenario.proposer_fraction_bps,
+            max_proposers=scenario.max_proposers,
+            max_voters=scenario.max_voters,
             has_model=scenario.use_arena_model,
         )
 
@@ -119,6 +128,7 @@ class Run:
                 t.advance_past_phase()
         proposers, voters = t.roles(r)
         assert proposers == [a for a in self.members if model.is_proposer(r, a)]
+        assert voters == [a for a in self.members if model.is_voter(r, a)]
         good: list[bool] = []
         if t.task.state().phase == Phase.PROPOSING:
             for p in proposers:
@@ -225,7 +235,7 @@ class Run:
 
 
 @settings(
-    max_examples=10,
+    max_examples=14,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -243,6 +253,8 @@ def test_random_tasks_conserve_tokens_and_match_the_model(
             total_rounds=scenario.rounds,
             slash_bps=scenario.slash_bps,
             proposer_fraction_bps=scenario.proposer_fraction_bps,
+            max_proposers=scenario.max_proposers,
+            max_voters=scenario.max_voters,
             policy=scenario.policy,
             use_arena_model=scenario.use_arena_model,
         )

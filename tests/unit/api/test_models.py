@@ -59,10 +59,16 @@ def test_bad_fields_are_named_in_the_error(overrides: dict[str, Any], field: str
 
 
 def test_per_proposal_tasks_the_operator_creates_must_last_an_epoch() -> None:
-    """The contract's creation rule in the spec's terms: defaults pass (3..100 at 50%: epochs <= 3 rounds)."""
-    assert FLTaskSpec.model_validate(task_spec(rounds=3)).rounds == 3
+    """The contract's creation rule in the spec's terms. The default rounds pass the default roster (3..100
+    at 50% with at most 16 proposers: the longest epoch is ceil(100 / 16) = 7 rounds); the committee cap
+    lengthens the epoch, and the error says which fields to raise."""
+    assert FLTaskSpec.model_validate(task_spec()).rounds == 10
+    assert FLTaskSpec.model_validate(task_spec(rounds=7)).rounds == 7
+    with pytest.raises(ValidationError, match="rounds must be >= 7 under PerProposal.*maxProposers 16"):
+        FLTaskSpec.model_validate(task_spec(rounds=6))
+    assert FLTaskSpec.model_validate(task_spec(rounds=3, maxProposers=50)).rounds == 3  # no cap: 3 rounds
     with pytest.raises(ValidationError, match="rounds must be >= 6 under PerProposal"):
-        FLTaskSpec.model_validate(task_spec(rounds=5, minParticipants=2, proposerFraction=0.3))
+        FLTaskSpec.model_validate(task_spec(rounds=5, minParticipants=2, proposerFraction=0.3, maxProposers=50))
     # Collective tasks, and tasks joined by address (their parameters are the chain's), are not checked
     FLTaskSpec.model_validate(task_spec(rounds=1, payoutPolicy="Collective", slashPercent=0))
     joined = task_spec(rounds=1)

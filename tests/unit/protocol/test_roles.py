@@ -76,14 +76,63 @@ def test_every_participant_proposes_at_least_once_per_epoch(seed: int, n: int, b
     assert sum(t == 2 for t in turns) == e * p - n  # the wrapped window's second turns
 
 
-def _brute_max_epoch(lo: int, hi: int, bps: int) -> int:
-    return max(roles.epoch_length(n, roles.num_proposers(n, bps)) for n in range(lo, hi + 1))
+def _brute_max_epoch(lo: int, hi: int, bps: int, cap: int = roles.MAX_PROPOSERS) -> int:
+    return max(roles.epoch_length(n, roles.num_proposers(n, bps, cap)) for n in range(lo, hi + 1))
 
 
 @settings(max_examples=300, deadline=None)
 @given(lo=st.integers(2, 700), span=st.integers(0, 700), bps=st.integers(1, 9_999))
 def test_max_epoch_length_is_the_exact_maximum(lo: int, span: int, bps: int) -> None:
     assert roles.max_epoch_length(lo, lo + span, bps) == _brute_max_epoch(lo, lo + span, bps)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lo=st.integers(2, 700), span=st.integers(0, 700), bps=st.integers(1, 9_999), cap=st.integers(1, 256))
+def test_max_epoch_length_is_the_exact_maximum_under_a_committee_cap(
+    lo: int, span: int, bps: int, cap: int
+) -> None:
+    assert roles.max_epoch_length(lo, lo + span, bps, cap) == _brute_max_epoch(lo, lo + span, bps, cap)
+
+
+@pytest.mark.parametrize(
+    ("n", "bps", "cap", "expected"),
+    [(1_000, 3_000, 16, 16), (10, 3_000, 16, 3), (10_000, 1, 16, 1), (5, 9_999, 2, 2)],
+)
+def test_num_proposers_under_a_committee_cap(n: int, bps: int, cap: int, expected: int) -> None:
+    assert roles.num_proposers(n, bps, cap) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**64 - 1),
+    n=st.integers(2, 400),
+    bps=st.integers(1, 9_999),
+    max_p=st.integers(1, 256),
+    max_v=st.integers(1, 500),
+    round=st.integers(0, 50),
+)
+def test_committees_hold_exactly_p_proposers_and_v_voters_and_the_rest_no_role(
+    seed: int, n: int, bps: int, max_p: int, max_v: int, round: int
+) -> None:
+    """A round's committee: P proposers, min(V, n - P) voters, disjoint, the others without a role; the
+    voters are the slots right after the proposer window (next round's proposers first)."""
+    p = roles.num_proposers(n, bps, max_p)
+    v = roles.num_voters(n, p, max_v)
+    assert p <= max_p and v == min(max_v, n - p) and v >= 1
+    proposers = {i for i in range(n) if roles.is_proposer(seed, i, n, p, round)}
+    voters = {i for i in range(n) if roles.is_voter(seed, i, n, p, v, round)}
+    assert len(proposers) == p and len(voters) == v and not proposers & voters
+    for i in voters:
+        assert p <= roles.slot(seed, i, n, p, round) < p + v
+
+
+def test_num_voters_bounds() -> None:
+    assert roles.num_voters(1_000, 16, 32) == 32
+    assert roles.num_voters(10, 3, 32) == 7
+    with pytest.raises(ValueError, match="max_voters"):
+        roles.num_voters(10, 3, 0)
+    with pytest.raises(ValueError, match="max_proposers"):
+        roles.num_proposers(10, 3_000, 257)
 
 
 @pytest.mark.parametrize(
