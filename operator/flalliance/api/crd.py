@@ -9,6 +9,7 @@ names and CEL rules (carried in the models as `x-kubernetes-validations`).
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -107,8 +108,18 @@ def _crd(
     spec_model: type[BaseModel],
     status_model: type[BaseModel],
     columns: list[dict[str, Any]],
+    selectable_fields: Sequence[str] = (),
 ) -> dict[str, Any]:
     status_schema = model_schema(status_model)
+    version: dict[str, Any] = {
+        "name": VERSION,
+        "served": True,
+        "storage": True,
+        "subresources": {"status": {}},
+        "additionalPrinterColumns": columns,
+    }
+    if selectable_fields:
+        version["selectableFields"] = [{"jsonPath": path} for path in selectable_fields]
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -129,11 +140,7 @@ def _crd(
             },
             "versions": [
                 {
-                    "name": VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": columns,
+                    **version,
                     "schema": {
                         "openAPIV3Schema": {
                             "type": "object",
@@ -189,6 +196,9 @@ def participant_crd() -> dict[str, Any]:
             {"name": "Address", "type": "string", "jsonPath": ".status.address", "priority": 1},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],
+        # the operator lists a task's Participants by field selector (spec.taskRef.name=<task>), so a pass
+        # reads only its own task's whatever else the namespace holds
+        selectable_fields=[".spec.taskRef.name"],
     )
 
 

@@ -308,6 +308,19 @@ class RoundSummary(ApiModel):
     accuracy: float | None = Field(default=None, description="Mean accuracy reported by the voters")
 
 
+class RoundTotals(ApiModel):
+    """Every finalized round of the task (status.rounds keeps only the latest)."""
+
+    finalized: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    aborted: int = Field(default=0, description="Pioneering rounds whose pioneer never delivered")
+    accepted_proposals: int = 0
+    rejected_proposals: int = 0
+    rewards: FmlAmount = Field(default="0", description="Rewards allocated by the finalized rounds, in $FML")
+    slashes: FmlAmount = Field(default="0", description="Slashes settled so far, in $FML")
+
+
 class FLTaskStatus(ApiModel):
     phase: TaskPhase = TaskPhase.PENDING
     contract_address: Address | None = None
@@ -324,7 +337,10 @@ class FLTaskStatus(ApiModel):
         default=None,
         description="The same for a person: '94.1%' for an accuracy, 'cross_entropy 5.237' otherwise",
     )
-    rounds: list[RoundSummary] = Field(default_factory=list)
+    rounds: list[RoundSummary] = Field(
+        default_factory=list, description="The latest rounds (at most 10); the full history is on chain"
+    )
+    totals: RoundTotals = Field(default_factory=RoundTotals, json_schema_extra=_EMPTY_DEFAULT)
     message: str | None = None
     conditions: list[Condition] = Field(default_factory=list)
     observed_generation: int = 0

@@ -78,11 +78,13 @@ class Kube:
         return obj
 
     def list_participants(self, namespace: str, task: str) -> list[dict[str, Any]]:
+        """The Participants of one task: selected by the API server on the CRD's selectable field, so the
+        pass reads only its own task's however many tasks share the namespace."""
         self.requests.tick()
         items: list[dict[str, Any]] = self.custom.list_namespaced_custom_object(
-            GROUP, VERSION, namespace, "participants"
+            GROUP, VERSION, namespace, "participants", field_selector=f"spec.taskRef.name={task}"
         )["items"]
-        return [p for p in items if p.get("spec", {}).get("taskRef", {}).get("name") == task]
+        return items
 
     def patch_status(self, namespace: str, plural: str, name: str, status: dict[str, Any]) -> None:
         self.requests.tick()

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from flalliance.api.base import wei_to_fml
 from flalliance.api.conditions import ConditionStatus, set_condition
-from flalliance.api.fltask import FLTaskStatus, RoundSummary, TaskPhase
+from flalliance.api.fltask import FLTaskStatus, RoundSummary, RoundTotals, TaskPhase
 from flalliance.api.participant import ParticipantPhase, ParticipantStatus, RoleRecord
 from flalliance.controller.views import ChainView, ParticipantView, RoundPhase, Seat, TaskStatus
 from flalliance.fl.spec import ACCURACY_METRICS, format_metric
@@ -52,6 +52,7 @@ def task_status(
     chain: ChainView | None,
     training_logic_hash: str | None,
     rounds: Sequence[RoundSummary],
+    totals: RoundTotals | None = None,
     problems: Sequence[Problem] = (),
     creating: bool = False,
     now: str | None = None,
@@ -96,6 +97,8 @@ def task_status(
     status.phase = _PHASES[chain.status]
     status.participants = chain.participants
     status.rounds = list(rounds)
+    if totals is not None:
+        status.totals = totals
     # The global model's accuracy: a rejected round's aggregate never became the global model.
     accuracies = [r.accuracy for r in rounds if r.accuracy is not None and r.accepted]
     status.accuracy = accuracies[-1] if accuracies else previous.accuracy

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from flalliance.api.fltask import FLTaskStatus
+from flalliance.api.fltask import FLTaskStatus, RoundTotals
 from flalliance.api.participant import RoleRecord
 from flalliance.chain.events import EventReader, first_block_at_or_after
 from flalliance.chain.models import TaskConfig
@@ -21,7 +21,7 @@ from flalliance.controller import metrics
 from flalliance.controller.act import PARALLELISM
 from flalliance.controller.kube import Kube
 from flalliance.controller.observe import LocalParticipant
-from flalliance.controller.round_summary import Event, summarize
+from flalliance.controller.round_summary import Event, RoundFold
 from flalliance.controller.status import Problem, participant_status, task_status
 from flalliance.controller.views import ChainView
 
@@ -34,7 +34,12 @@ class StatusWriter:
     accuracies: dict[int, list[float]]
     reported: set[str] = field(default_factory=set)
     _reader: EventReader | None = None
-    _events: list[tuple[int, Event]] = field(default_factory=list)  # (block, event), in chain order
+    # Events deeper than a reorg can reach are folded for good (bounded memory); the recent ones are kept
+    # as read, (block, event) in chain order, so a reorg can drop them and the fold be redone.
+    _settled: RoundFold = field(default_factory=RoundFold)
+    _settled_to: int = -1  # the last block folded into _settled
+    _recent: list[tuple[int, Event]] = field(default_factory=list)
+    _totals: RoundTotals | None = None
     _counted: set[int] = field(default_factory=set)  # rounds in rounds_total (once, even after a reorg)
     _history_read: bool = False  # the first poll reads the task's past: its rounds are not counted as new
     # The round phase last seen and when this replica first saw it (None until a phase change is seen,
@@ -56,10 +61,13 @@ class StatusWriter:
             self._reader = EventReader(task.client, task.contract, start_block=start)
         self._reader.confirmations = confirmations
         fresh = self._reader.poll()
-        if self._reader.reorged_from is not None:  # events read from replaced blocks are void
-            self._events = [(b, e) for b, e in self._events if b < self._reader.reorged_from]
+        reorged = self._reader.reorged_from
+        if reorged is not None and reorged <= self._settled_to:  # deeper than kept: the reader rescans
+            self._settled, self._settled_to, self._recent = RoundFold(), -1, []
+        elif reorged is not None:  # events read from replaced blocks are void
+            self._recent = [(b, e) for b, e in self._recent if b < reorged]
         for ev in fresh:
-            self._events.append((ev.block_number, Event(ev.name, ev.args)))
+            self._recent.append((ev.block_number, Event(ev.name, ev.args)))
             if ev.name == "RoundFinalized" and ev.args["round"] not in self._counted:
                 self._counted.add(ev.args["round"])
                 if self._history_read:
@@ -68,7 +76,19 @@ class StatusWriter:
                     )
                     metrics.ROUNDS.labels(self.namespace, self.name, outcome).inc()
         self._history_read = True
-        return summarize([e for _, e in self._events], self.accuracies, previous.rounds)
+        horizon = self._reader.checkpoint.block - EventReader.TRACKED_BLOCKS
+        while self._recent and self._recent[0][0] < horizon:
+            block, old = self._recent.pop(0)
+            self._settled.apply(old)
+            self._settled_to = block
+        fold = self._settled.copy()
+        for _, recent in self._recent:
+            fold.apply(recent)
+        oldest = min(fold.rounds, default=0)
+        for r in [r for r in self.accuracies if r < oldest]:  # reports of rounds that left the window
+            del self.accuracies[r]
+        self._totals = fold.totals()
+        return fold.summaries(self.accuracies, previous.rounds)
 
     def write_task(
         self,
@@ -88,6 +108,7 @@ class StatusWriter:
             chain=chain,
             training_logic_hash=logic_hash,
             rounds=list(rounds),
+            totals=self._totals,
             problems=problems,
             creating=creating,
             metric=_metric_name(obj),

@@ -202,6 +202,9 @@ def test_operator_runs_a_task_to_completion_and_survives_a_restart(
         assert info.finalized and info.accepted
     # Status: rounds summarized, conditions set, accuracy reported by the voters.
     assert len(done["rounds"]) == 2 and all(r["accepted"] for r in done["rounds"])
+    totals = done["totals"]
+    assert (totals["finalized"], totals["accepted"], totals["rejected"]) == (2, 2, 0)
+    assert totals["acceptedProposals"] == sum(r["acceptedProposals"] for r in done["rounds"]) > 0
     assert done["accuracy"] > 0.2  # twice chance after two short rounds of logistic regression
     ready = {c["type"]: c for c in done["conditions"]}["Ready"]
     assert ready["status"] == "True" and ready["observedGeneration"] == 1

@@ -64,11 +64,13 @@ def test_per_proposal_tasks_the_operator_creates_must_last_an_epoch() -> None:
     lengthens the epoch, and the error says which fields to raise."""
     assert FLTaskSpec.model_validate(task_spec()).rounds == 10
     assert FLTaskSpec.model_validate(task_spec(rounds=7)).rounds == 7
-    with pytest.raises(ValidationError, match="rounds must be >= 7 under PerProposal.*maxProposers 16"):
+    with pytest.raises(ValidationError, match=r"rounds must be >= 7 under PerProposal.*maxProposers 16"):
         FLTaskSpec.model_validate(task_spec(rounds=6))
     assert FLTaskSpec.model_validate(task_spec(rounds=3, maxProposers=50)).rounds == 3  # no cap: 3 rounds
     with pytest.raises(ValidationError, match="rounds must be >= 6 under PerProposal"):
-        FLTaskSpec.model_validate(task_spec(rounds=5, minParticipants=2, proposerFraction=0.3, maxProposers=50))
+        FLTaskSpec.model_validate(
+            task_spec(rounds=5, minParticipants=2, proposerFraction=0.3, maxProposers=50)
+        )
     # Collective tasks, and tasks joined by address (their parameters are the chain's), are not checked
     FLTaskSpec.model_validate(task_spec(rounds=1, payoutPolicy="Collective", slashPercent=0))
     joined = task_spec(rounds=1)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from flalliance.api.fltask import RoundSummary
-from flalliance.controller.round_summary import Event, summarize
+from flalliance.controller.round_summary import Event, RoundFold, summarize
 
 pytestmark = pytest.mark.unit
 
@@ -23,6 +23,7 @@ def test_a_finalized_round_is_summarized_from_its_events() -> None:
             {
                 "round": 0,
                 "accepted": True,
+                "aborted": False,
                 "globalModel": MODEL,
                 "verdicts": 0b01,
                 "rewardPerWeight": 10**16,
@@ -57,6 +58,7 @@ def test_rejected_round_without_model() -> None:
             {
                 "round": 0,
                 "accepted": False,
+                "aborted": False,
                 "globalModel": b"\0" * 32,
                 "verdicts": 0,
                 "rewardPerWeight": 0,
@@ -67,3 +69,41 @@ def test_rejected_round_without_model() -> None:
     [s] = summarize(events)
     assert s.accepted is False and s.global_model_hash is None and s.rejected_proposals == 1
     assert s.aggregate_score is None and s.rewards == "0"
+
+
+def _round(r: int, *, accepted: bool, proposals: int, accepted_bits: int) -> list[Event]:
+    return [
+        Event("RoundStarted", {"round": r}),
+        *[Event("ProposalSubmitted", {"round": r, "proposer": A}) for _ in range(proposals)],
+        Event("VoteRevealed", {"round": r, "voter": C, "score": 1, "weight": 10}),
+        Event(
+            "RoundFinalized",
+            {
+                "round": r,
+                "accepted": accepted,
+                "aborted": False,
+                "globalModel": MODEL,
+                "verdicts": accepted_bits,
+                "rewardPerWeight": 10**16,
+                "rewardedWeight": 100,
+            },
+        ),
+    ]
+
+
+def test_the_fold_keeps_the_latest_rounds_and_totals_over_all() -> None:
+    """A long task: status keeps the last `window` rounds, the totals count every round, and a slash
+    settled long after its round (lazy settlement) still counts in the totals."""
+    fold = RoundFold(window=3)
+    for r in range(25):
+        for ev in _round(r, accepted=r % 5 != 0, proposals=2, accepted_bits=0b01):
+            fold.apply(ev)
+    fold.apply(Event("Slashed", {"round": 1, "amount": 10**18, "account": B}))
+    fold.apply(Event("Slashed", {"round": 24, "amount": 2 * 10**18, "account": B}))
+    assert [s.round for s in fold.summaries()] == [22, 23, 24]
+    assert len(fold.rounds) == 3  # the memory held is the window's, not the task's
+    assert fold.summaries()[-1].slashes == "2"
+    t = fold.totals()
+    assert (t.finalized, t.accepted, t.rejected, t.aborted) == (25, 20, 5, 0)
+    assert (t.accepted_proposals, t.rejected_proposals) == (25, 25)
+    assert t.rewards == "25" and t.slashes == "3"
