@@ -122,7 +122,9 @@ class ParticipantStatus(ApiModel):
     address: str | None = None
     stake_transaction: str | None = None
     stake: FmlAmount | None = None
-    roles: list[RoleRecord] = Field(default_factory=list)
+    roles: list[RoleRecord] = Field(
+        default_factory=list, description="Its roles in the latest rounds (at most 10)"
+    )
     rewards: FmlAmount = Field(
         default="0", description="Rewards credited by settled rounds (PerProposal: they vest after the end)"
     )

@@ -13,6 +13,7 @@ from flalliance.api.base import wei_to_fml
 from flalliance.api.conditions import ConditionStatus, set_condition
 from flalliance.api.fltask import FLTaskStatus, RoundSummary, RoundTotals, TaskPhase
 from flalliance.api.participant import ParticipantPhase, ParticipantStatus, RoleRecord
+from flalliance.controller.round_summary import STATUS_ROUNDS
 from flalliance.controller.views import ChainView, ParticipantView, RoundPhase, Seat, TaskStatus
 from flalliance.fl.spec import ACCURACY_METRICS, format_metric
 
@@ -198,7 +199,7 @@ def participant_status(
     status.slashes = wei_to_fml(slashes)
     status.claimed = wei_to_fml(claimed)
     status.withdrawn = wei_to_fml(withdrawn)
-    status.roles = list(roles)
+    status.roles = list(roles)[-STATUS_ROUNDS:]  # bounded, like the FLTask's rounds
     joined = seat is not None and seat.joined
     conds = set_condition(
         conds,
