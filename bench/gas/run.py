@@ -389,10 +389,15 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated N (no committee cap) or N/P/V (at most P proposers, V voters a round)",
     )
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite the table in docs/gas.md")
+    parser.add_argument(
+        "--merge", action="store_true", help="add these sizes to the sizes already in the results file"
+    )
     args = parser.parse_args(argv)
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     started = time.monotonic()
-    with Anvil(timestamp=GENESIS) as anvil:
+    # --prune-history: no historical states on disk (anvil otherwise persists them: gigabytes at 10,000
+    # participants, each transaction its own block)
+    with Anvil(timestamp=GENESIS, extra_args=["--prune-history", "64"]) as anvil:
         results: dict[str, Any] = {
             "meta": {
                 "command": "make bench-gas",
@@ -404,8 +409,13 @@ def main(argv: list[str] | None = None) -> int:
                 "targets": TARGETS,
                 "naive_prototype": NAIVE,
             },
-            "sizes": {size_key(*size): run_size(anvil, *size) for size in sizes},
+            "sizes": {},
         }
+        if args.merge and RESULTS.exists():
+            results["sizes"] = json.loads(RESULTS.read_text(encoding="utf-8"))["sizes"]
+        for size in sizes:
+            results["sizes"][size_key(*size)] = run_size(anvil, *size)
+            print(f"{size_key(*size)}: {results['sizes'][size_key(*size)]['seconds']} s", flush=True)
     results["meta"]["seconds"] = round(time.monotonic() - started, 1)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -96,10 +96,15 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from flalliance.sim.config import SimConfig, parse_behaviours
+    from flalliance.sim.config import MAX_SIMULATED_PARTICIPANTS, SimConfig, parse_behaviours
 
     try:
         participants = args.participants or (len(args.data_dirs) if args.data_dirs else 10)
+        if participants > MAX_SIMULATED_PARTICIPANTS:
+            raise SystemExit(
+                f"--participants: at most {MAX_SIMULATED_PARTICIPANTS} (one process each), got "
+                f"{participants}; bench/sim/scale.py emulates larger tasks in one process"
+            )
         cfg = SimConfig(
             preset=args.preset,
             participants=participants,

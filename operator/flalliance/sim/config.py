@@ -42,11 +42,16 @@ ATTACK_BEHAVIOURS: tuple[Behaviour, ...] = (
 )
 
 
+MAX_SIMULATED_PARTICIPANTS = 64
+
+
 class SimConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     preset: Preset = "digits-mlp"
-    participants: int = Field(default=10, ge=2, le=64)
+    # the in-process emulator (bench/sim) plays up to 10,000; `flalliance simulate` (a process and a chain
+    # account each) at most MAX_SIMULATED_PARTICIPANTS
+    participants: int = Field(default=10, ge=2, le=10_000)
     rounds: int = Field(default=10, ge=1, le=1000)
     alpha: float = Field(default=0.5, gt=0, description="Dirichlet label-skew concentration")
     partition_seed: int = Field(default=0, ge=0)
