@@ -172,14 +172,17 @@ class Anvil:
         raise last_error
 
     def _launch(self, port: int) -> None:
+        # Our own directory for what anvil writes besides the chain: its log (unless log_path) and the
+        # historical states it persists to disk (--cache-path; by default under ~/.foundry/anvil/tmp, where
+        # anvil leaves them behind after it stops: gigabytes after a long run). Removed in stop().
+        self._tempdir = tempfile.TemporaryDirectory(prefix="flalliance-anvil-")
         if self.log_path is None:
-            self._tempdir = tempfile.TemporaryDirectory(prefix="flalliance-anvil-")
             log_path = Path(self._tempdir.name) / "anvil.log"
         else:
             log_path = self.log_path
             log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_file = log_path.open("wb")
-        cmd = self.command(port)
+        cmd = [*self.command(port), "--cache-path", str(Path(self._tempdir.name) / "states")]
         self._process = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
