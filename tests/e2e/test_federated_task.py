@@ -37,6 +37,7 @@ ROUNDS = 10
 # Accuracy as the voters report it on their private test sets (a few dozen samples each, skewed classes):
 # it moves several points from round to round. Runs measured 83-97% in the final round (docs/results.md).
 ACCURACY_TARGET = 0.80
+CHANCE = 0.10  # ten digit classes
 OPERATOR_KILL_ROUND, WORKER_KILL_ROUND = 2, 5  # 0-based: the third and the sixth round
 
 
@@ -276,9 +277,12 @@ def test_honest_participants_gain_and_tokens_are_conserved(run: Run) -> None:
 def test_global_accuracy_reaches_the_target(run: Run) -> None:
     reported = [r.accuracy for r in run.outcome.rounds if r.accuracy is not None and r.accepted]
     assert len(reported) >= 3, reported
-    # Reached: in one of the last three rounds (per-round noise), and far above where the task started.
+    # Reached: in one of the last three rounds (per-round noise), far above where the task started (the
+    # pioneer's untrained model: chance, 10% on ten digits), and above the first round's (which, with
+    # the roles drawn, can already be at 50%).
     assert max(reported[-3:]) >= ACCURACY_TARGET, reported
-    assert reported[-1] >= reported[0] + 0.4, reported
+    assert reported[-1] >= CHANCE + 0.5, reported
+    assert reported[-1] > reported[0], reported
 
 
 def test_operator_pod_deleted_mid_round_no_duplicate_job_or_transaction(run: Run) -> None:
