@@ -142,7 +142,8 @@ def _roles(t: DevTask, r: int, roster: list[str]) -> tuple[list[str], list[str]]
     assert len(proposers) == p and len(voters) == v, (p, v, len(proposers), len(voters), n)
     assert all(t.task.role_of(r, a) == Role.PROPOSER for a in proposers)
     assert all(t.task.role_of(r, a) == Role.VOTER for a in voters)
-    outsiders = [a for a in roster if a not in set(proposers) | set(voters)]
+    committee = set(proposers) | set(voters)
+    outsiders = [a for a in roster if a not in committee]
     if outsiders:
         assert t.task.role_of(r, outsiders[0]) == Role.NONE
     return proposers, voters

@@ -70,6 +70,14 @@ class RoundFold:
     rewards: int = 0
     slashes: int = 0
 
+    @classmethod
+    def of(cls, events: Iterable[Event], window: int = STATUS_ROUNDS) -> RoundFold:
+        """The fold of ``events`` (in chain order)."""
+        fold = cls(window=window)
+        for ev in events:
+            fold.apply(ev)
+        return fold
+
     def apply(self, ev: Event) -> None:
         a = ev.args
         if ev.name == "Slashed":
@@ -154,17 +162,3 @@ class RoundFold:
                 )
             )
         return out
-
-
-def summarize(
-    events: Iterable[Event],
-    accuracies: Mapping[int, Sequence[float]] | None = None,
-    previous: Sequence[RoundSummary] = (),
-    *,
-    window: int = STATUS_ROUNDS,
-) -> list[RoundSummary]:
-    """Fold events (in chain order) into one summary per started round of the last ``window``."""
-    fold = RoundFold(window=window)
-    for ev in events:
-        fold.apply(ev)
-    return fold.summaries(accuracies, previous)

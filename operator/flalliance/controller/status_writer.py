@@ -77,10 +77,11 @@ class StatusWriter:
                     metrics.ROUNDS.labels(self.namespace, self.name, outcome).inc()
         self._history_read = True
         horizon = self._reader.checkpoint.block - EventReader.TRACKED_BLOCKS
-        while self._recent and self._recent[0][0] < horizon:
-            block, old = self._recent.pop(0)
+        deep = next((i for i, (block, _) in enumerate(self._recent) if block >= horizon), len(self._recent))
+        for block, old in self._recent[:deep]:
             self._settled.apply(old)
             self._settled_to = block
+        del self._recent[:deep]
         fold = self._settled.copy()
         for _, recent in self._recent:
             fold.apply(recent)

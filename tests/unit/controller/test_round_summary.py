@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from flalliance.api.fltask import RoundSummary
-from flalliance.controller.round_summary import Event, RoundFold, summarize
+from flalliance.controller.round_summary import Event, RoundFold
 
 pytestmark = pytest.mark.unit
 
@@ -33,7 +33,7 @@ def test_a_finalized_round_is_summarized_from_its_events() -> None:
         Event("Slashed", {"round": 0, "amount": 5 * 10**17, "account": B}),
         Event("RoundStarted", {"round": 1}),
     ]
-    first, second = summarize(events, {0: [0.8, 0.9]})
+    first, second = RoundFold.of(events).summaries({0: [0.8, 0.9]})
     assert first.proposers == [A, B] and first.voters == [C, A]
     assert first.accepted is True and first.global_model_hash == "0x" + "ab" * 32
     assert first.accepted_proposals == 1 and first.rejected_proposals == 1
@@ -45,7 +45,7 @@ def test_a_finalized_round_is_summarized_from_its_events() -> None:
 
 def test_accuracy_survives_a_restart_through_previous_status() -> None:
     events = [Event("RoundStarted", {"round": 0})]
-    [s] = summarize(events, {}, previous=[RoundSummary(round=0, accuracy=0.7)])
+    [s] = RoundFold.of(events).summaries({}, previous=[RoundSummary(round=0, accuracy=0.7)])
     assert s.accuracy == 0.7
 
 
@@ -66,7 +66,7 @@ def test_rejected_round_without_model() -> None:
             },
         ),
     ]
-    [s] = summarize(events)
+    [s] = RoundFold.of(events).summaries()
     assert s.accepted is False and s.global_model_hash is None and s.rejected_proposals == 1
     assert s.aggregate_score is None and s.rewards == "0"
 
