@@ -149,7 +149,9 @@ class TaskReconciler:
                 chain, needs_close = read_view(task, self._config, seats)
             except ChainError as exc:
                 problems.append(Problem("ChainReachable", chain_reason(exc), str(exc)))
-        jobs = self.kube.list_jobs(self.namespace, self.name)
+        # the plan acts on the current round's Jobs; the next round's may be created within this pass
+        rounds = None if chain is None else (chain.round, chain.round + 1)
+        jobs = self.kube.list_jobs(self.namespace, self.name, rounds)
         observed = time.monotonic()
         metrics.RECONCILE_SECONDS.labels("observe").observe(observed - pass_started)
         task_view = TaskView(
