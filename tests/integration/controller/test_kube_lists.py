@@ -45,7 +45,9 @@ def _job(task: str, round_: int, participant: str) -> dict[str, Any]:
     }
 
 
-def test_jobs_are_listed_by_round_and_results_read_in_one_request(kube_api: client.ApiClient, ns: str) -> None:
+def test_jobs_are_listed_by_round_and_results_read_in_one_request(
+    kube_api: client.ApiClient, ns: str
+) -> None:
     batch, core = client.BatchV1Api(kube_api), client.CoreV1Api(kube_api)
     for task in ("alpha", "beta"):  # a second task in the namespace must not show up either
         for round_ in range(6):
