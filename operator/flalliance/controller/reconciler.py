@@ -56,6 +56,11 @@ class TaskReconciler:
     name: str
     poll_active: float = 1.0
     poll_idle: float = 5.0
+    # The safety net under the cheap check: a full pass at least this often even when nothing moved.
+    # Every change that needs a decision wakes the task (Job and Participant events, the chain's phase
+    # or deadline in `needs_pass`); at 5 s, a task waiting out a long training phase cost ~19 API
+    # requests a minute for nothing (100 tasks: 1,900 a minute).
+    full_pass_every: float = 30.0
     test_mode: bool = False
     _config: TaskConfig | None = None
     _failures: int = 0
@@ -75,11 +80,12 @@ class TaskReconciler:
         """Between passes, when no Kubernetes event woke the task: is a full pass worth its cost?
 
         Yes when the task's phase moved on the chain (another operator's participants submitted, the last
-        local submission completed a phase), its phase deadline passed in chain time, or `poll_idle` went
-        by since the last full pass. Otherwise no: a pass at 50 participants costs about a second of CPU,
-        and local Jobs finishing wake the task through their own events. One JSON-RPC batch.
+        local submission completed a phase), its phase deadline passed in chain time, or `full_pass_every`
+        went by since the last full pass (what no event announces: a wallet Secret created late, a pod
+        stuck). Otherwise no: a pass at 50 participants costs about a second of CPU, and local Jobs
+        finishing wake the task through their own events. One JSON-RPC batch.
         """
-        if self._watch is None or time.monotonic() - self._full_at >= self.poll_idle:
+        if self._watch is None or time.monotonic() - self._full_at >= self.full_pass_every:
             return True
         task, seen, deadline = self._watch
         try:
