@@ -147,8 +147,10 @@ demo-sim: setup ## the same protocol without Kubernetes: 8 worker processes on a
 	hack/demo-sim.sh
 
 .PHONY: bench-operator
-bench-operator: setup envtest ## operator overhead and API requests per round (10 and 50 participants) -> bench/results/operator.json
+bench-operator: setup envtest ## operator overhead, API requests, CPU and memory: 10/50/200 participants, 100 tasks -> bench/results/operator*.json
 	$(PY) bench/operator/run.py --participants 10 50 --rounds 4
+	$(PY) bench/operator/run.py --participants 200 --rounds 13 --out bench/results/operator-200.json
+	$(PY) bench/operator/many.py --tasks 100 --participants 10 --rounds 4 --out bench/results/operator-tasks.json
 
 .PHONY: bench-geth
 bench-geth: setup geth ## confirmation latency on geth (2 s blocks) and round time geth vs anvil -> bench/results/geth.json

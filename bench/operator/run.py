@@ -18,6 +18,7 @@ import argparse
 import base64
 import json
 import platform
+import queue
 import secrets
 import statistics
 import subprocess
@@ -32,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes import client, config
+from kubernetes import client, config, watch
+from kubernetes.client.exceptions import ApiException
 
 from flalliance.chain.arena import ArenaClient
 from flalliance.chain.client import ChainClient
@@ -74,18 +76,56 @@ class FastKubelet:
     def __post_init__(self) -> None:
         self.core = client.CoreV1Api(self.api)
         self.batch = client.BatchV1Api(self.api)
+        self.arrived: queue.Queue[Any] = queue.Queue()
+        self.stopping = threading.Event()
+        # A watch, as the Job controller has: listing every Job of the namespace each step would load the
+        # API server (and this process) more with every round, and that load would be charged to the operator.
+        self.watcher = threading.Thread(target=self._watch, daemon=True)
+        self.watcher.start()
+
+    def _watch(self) -> None:
+        resource_version = ""
+        while not self.stopping.is_set():
+            w = watch.Watch()
+            try:
+                for event in w.stream(
+                    self.batch.list_namespaced_job,
+                    self.namespace,
+                    resource_version=resource_version,
+                    timeout_seconds=30,
+                ):
+                    job = event["object"]
+                    resource_version = job.metadata.resource_version
+                    if event["type"] == "ADDED":
+                        self.arrived.put(job)
+                    if self.stopping.is_set():
+                        break
+            except ApiException:  # 410 Gone, or 504 while the watch cache catches up: list afresh
+                resource_version = ""  # (the list's ADDED events for known Jobs are skipped in step)
+                time.sleep(0.2)
+            except Exception:
+                if self.stopping.is_set():  # the API server went away at the end of the run
+                    return
+                raise
+            finally:
+                w.stop()
+
+    def stop(self) -> None:
+        self.stopping.set()
 
     def step(self) -> None:
         """Run every new Job, all at once (a kubelet runs a round's pods in parallel)."""
-        new = [
-            j
-            for j in self.batch.list_namespaced_job(self.namespace).items
-            if j.metadata.name not in self.handled
-        ]
+        new = []
+        while True:
+            try:
+                job = self.arrived.get_nowait()
+            except queue.Empty:
+                break
+            if job.metadata.name not in self.handled:
+                self.handled.add(job.metadata.name)
+                new.append(job)
         if not new:
             return
-        for job in new:
-            self.handled.add(job.metadata.name)
         with ThreadPoolExecutor(max_workers=16) as pool:
             list(pool.map(self._run_one, new))
 
@@ -165,7 +205,7 @@ class OperatorProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             try:
                 self.api_requests()
@@ -213,57 +253,87 @@ def run_size(n: int, rounds: int, workdir: Path) -> dict[str, Any]:
         server.stop()
 
 
-def _run(
-    n: int, rounds: int, api: client.ApiClient, node: Anvil, workdir: Path, kubeconfig: Path
-) -> dict[str, Any]:
-    owner = ChainClient(node.rpc_url, dev_account(0), chain_id=node.chain_id)
-    system = deploy_system(owner)
-    arena = ArenaClient(owner, system.arena)
-    arena.register(1, 1_000 * ETHER)
-    arena.finish(1, b"\x22" * 32)
-    token = TokenClient(owner, system.token)
-    assert owner.address is not None
-    token.mint(owner.address, 10_000 * ETHER)
-    ns = "bench"
-    core = client.CoreV1Api(api)
-    core.create_namespace({"metadata": {"name": ns}})
-    custom = client.CustomObjectsApi(api)
-    keys: dict[str, bytes] = {}
+@dataclass
+class Bench:
+    """The chain side and the namespace a benchmark runs in: a deployed system with a finished Arena task,
+    a funded owner, and the Secrets (whose keys the fast kubelet signs with) and PVCs it made."""
 
-    def secret(name: str, key: bytes) -> None:
-        keys[name] = key
+    api: client.ApiClient
+    node: Anvil
+    owner: ChainClient
+    factory: str
+    token: TokenClient
+    ns: str = "bench"
+    keys: dict[str, bytes] = field(default_factory=dict)
+
+    @classmethod
+    def deploy(cls, api: client.ApiClient, node: Anvil) -> Bench:
+        owner = ChainClient(node.rpc_url, dev_account(0), chain_id=node.chain_id)
+        system = deploy_system(owner)
+        arena = ArenaClient(owner, system.arena)
+        arena.register(1, 1_000 * ETHER)
+        arena.finish(1, b"\x22" * 32)
+        token = TokenClient(owner, system.token)
+        assert owner.address is not None
+        token.mint(owner.address, 1_000_000 * ETHER)
+        bench = cls(api, node, owner, system.factory, token)
+        client.CoreV1Api(api).create_namespace({"metadata": {"name": bench.ns}})
+        bench.secret("operator-key", bytes(dev_account(0).key))
+        return bench
+
+    def secret(self, name: str, key: bytes) -> None:
+        self.keys[name] = key
         data = base64.b64encode(("0x" + key.hex()).encode()).decode()
-        core.create_namespaced_secret(ns, {"metadata": {"name": name}, "data": {"privateKey": data}})
-
-    secret("operator-key", bytes(dev_account(0).key))
-    accounts = derived_accounts(n, label=f"bench-operator-{n}")
-    for i, account in enumerate(accounts):
-        owner.set_balance(account.address, 100 * ETHER)
-        token.mint(account.address, 100 * ETHER)
-        secret(f"wallet-{i}", bytes(account.key))
-        core.create_namespaced_persistent_volume_claim(
-            ns,
-            {
-                "metadata": {"name": f"data-{i}"},
-                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
-            },
+        client.CoreV1Api(self.api).create_namespaced_secret(
+            self.ns, {"metadata": {"name": name}, "data": {"privateKey": data}}
         )
-    store = workdir / f"store-{n}"
-    store.mkdir()
-    custom.create_namespaced_custom_object(
-        GROUP,
-        VERSION,
-        ns,
-        "fltasks",
-        {
+
+    def participants(self, task: str, n: int, rounds: int, store: Path) -> None:
+        """An FLTask of `n` participants, each with its funded key in a Secret and a PVC."""
+        core, custom = client.CoreV1Api(self.api), client.CustomObjectsApi(self.api)
+        for i, account in enumerate(derived_accounts(n, label=f"bench-operator-{task}-{n}")):
+            self.owner.set_balance(account.address, 100 * ETHER)
+            self.token.mint(account.address, 100 * ETHER)
+            self.secret(f"{task}-wallet-{i}", bytes(account.key))
+            core.create_namespaced_persistent_volume_claim(
+                self.ns,
+                {
+                    "metadata": {"name": f"{task}-data-{i}"},
+                    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+                },
+            )
+        custom.create_namespaced_custom_object(
+            GROUP, VERSION, self.ns, "fltasks", self._task(task, n, rounds, store)
+        )
+        for i in range(n):
+            custom.create_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                self.ns,
+                "participants",
+                {
+                    "apiVersion": f"{GROUP}/{VERSION}",
+                    "kind": "Participant",
+                    "metadata": {"name": f"{task}-p{i}"},
+                    "spec": {
+                        "taskRef": {"name": task},
+                        "walletSecret": {"name": f"{task}-wallet-{i}"},
+                        "stake": "20",
+                        "dataset": {"persistentVolumeClaim": f"{task}-data-{i}"},
+                    },
+                },
+            )
+
+    def _task(self, name: str, n: int, rounds: int, store: Path) -> dict[str, Any]:
+        return {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "FLTask",
-            "metadata": {"name": "bench"},
+            "metadata": {"name": name},
             "spec": {
                 "chain": {
-                    "rpcUrl": node.rpc_url,
-                    "chainId": node.chain_id,
-                    "factoryAddress": system.factory,
+                    "rpcUrl": self.node.rpc_url,
+                    "chainId": self.node.chain_id,
+                    "factoryAddress": self.factory,
                     "operatorKeySecret": {"name": "operator-key"},
                 },
                 "arenaTaskId": 1,
@@ -283,26 +353,18 @@ def _run(
                 "maxLifetimeSeconds": 86400,
                 "store": {"url": f"file://{store}"},
             },
-        },
-    )
-    for i in range(n):
-        custom.create_namespaced_custom_object(
-            GROUP,
-            VERSION,
-            ns,
-            "participants",
-            {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "Participant",
-                "metadata": {"name": f"p{i}"},
-                "spec": {
-                    "taskRef": {"name": "bench"},
-                    "walletSecret": {"name": f"wallet-{i}"},
-                    "stake": "20",
-                    "dataset": {"persistentVolumeClaim": f"data-{i}"},
-                },
-            },
-        )
+        }
+
+
+def _run(
+    n: int, rounds: int, api: client.ApiClient, node: Anvil, workdir: Path, kubeconfig: Path
+) -> dict[str, Any]:
+    bench = Bench.deploy(api, node)
+    owner, ns, keys = bench.owner, bench.ns, bench.keys
+    custom = client.CustomObjectsApi(api)
+    store = workdir / f"store-{n}"
+    store.mkdir()
+    bench.participants("bench", n, rounds, store)
     kubelet = FastKubelet(api, ns, node.rpc_url, node.chain_id, keys)
     operator = OperatorProcess(kubeconfig, ns, workdir / f"operator-{n}.log")
     requests_at: dict[int, float] = {}
@@ -343,6 +405,7 @@ def _run(
         stages = operator.metrics()
     finally:
         operator.stop()
+        kubelet.stop()
     total = time.monotonic() - t0
     passes = stages.get('flalliance_reconcile_stage_seconds_count{stage="observe"}', 0.0)
     stage_means = {
