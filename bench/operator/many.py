@@ -166,6 +166,12 @@ def _run(
         "api_requests_per_task_round_first_half": per_round(first, middle),
         "api_requests_per_task_round_second_half": per_round(middle, last),
         "api_requests_per_task_round_whole_run": per_round(samples[0], last),
+        # The rate, not the count per round: on a saturated machine rounds last longer and the idle
+        # safety-net passes of a waiting task add to a round's count without adding work.
+        "api_requests_per_task_minute_steady": round(
+            (last.requests - first.requests) / tasks / (last.t - first.t) * 60, 1
+        ),
+        "task_rounds_per_s_steady": round((last.finalized - first.finalized) / (last.t - first.t), 3),
         "samples": [
             {
                 "t": round(s.t - t0, 1),
