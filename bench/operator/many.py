@@ -28,15 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-from kubernetes import client, config
+from kubernetes import client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import GROUP, REPO, VERSION, Bench, FastKubelet, OperatorProcess
+from run import GROUP, REPO, VERSION, Bench, FastKubelet, OperatorProcess, control_plane
 
 from flalliance.chain.devchain import Anvil
 from flalliance.chain.task import TaskClient
-from flalliance.testing.apiserver import LocalApiServer
 
 TICK = os.sysconf("SC_CLK_TCK")
 TARGETS = {"cpu_cores": 1.0, "rss_mib": 500.0}
@@ -64,18 +62,8 @@ def _rss_mib(pid: int) -> float:
 
 
 def run(tasks: int, n: int, rounds: int, workdir: Path) -> dict[str, Any]:
-    server = LocalApiServer(workdir / "apiserver")
-    server.start()
-    try:
-        api = config.new_client_from_config(str(server.kubeconfig))
-        ext = client.ApiextensionsV1Api(api)
-        for path in sorted((REPO / "crds").glob("*.yaml")):
-            ext.create_custom_resource_definition(yaml.safe_load(path.read_text()))
-        time.sleep(1.0)
-        with Anvil() as node:
-            return _run(tasks, n, rounds, api, node, workdir, server.kubeconfig)
-    finally:
-        server.stop()
+    with control_plane(workdir / "apiserver") as (api, node, kubeconfig):
+        return _run(tasks, n, rounds, api, node, workdir, kubeconfig)
 
 
 def _run(

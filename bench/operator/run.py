@@ -27,7 +27,9 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,8 +240,10 @@ class OperatorProcess:
                 self.proc.wait()
 
 
-def run_size(n: int, rounds: int, workdir: Path) -> dict[str, Any]:
-    server = LocalApiServer(workdir / f"apiserver-{n}")
+@contextmanager
+def control_plane(apiserver_dir: Path) -> Iterator[tuple[client.ApiClient, Anvil, Path]]:
+    """A real etcd + kube-apiserver with the project's CRDs, and an anvil: (API client, node, kubeconfig)."""
+    server = LocalApiServer(apiserver_dir)
     server.start()
     try:
         api = config.new_client_from_config(str(server.kubeconfig))
@@ -248,9 +252,14 @@ def run_size(n: int, rounds: int, workdir: Path) -> dict[str, Any]:
             ext.create_custom_resource_definition(yaml.safe_load(path.read_text()))
         time.sleep(1.0)
         with Anvil() as node:
-            return _run(n, rounds, api, node, workdir, server.kubeconfig)
+            yield api, node, server.kubeconfig
     finally:
         server.stop()
+
+
+def run_size(n: int, rounds: int, workdir: Path) -> dict[str, Any]:
+    with control_plane(workdir / f"apiserver-{n}") as (api, node, kubeconfig):
+        return _run(n, rounds, api, node, workdir, kubeconfig)
 
 
 @dataclass
