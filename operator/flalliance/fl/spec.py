@@ -250,6 +250,11 @@ class ValidationSpec(_Strict):
     # rejected 0.6/8.9/1.1% against 0.6/16.7/3.3% without it, label flips caught alike). None: every
     # regression is rejected (the rule before this field).
     aligned_regression_cosine: float | None = Field(default=0.1, ge=-1, le=1)
+    # Offset bias: a proposal is rejected as offset_bias when its difference from the voter's own update,
+    # d = Δ_i - Δ_v, leans one way across the coordinates, |Σ d_j| / Σ |d_j| > max_offset_balance (adaptive
+    # attacks that add a fixed-sign shift to the benign mean, "a little is enough"; scoring.offset_balance).
+    # Two honest updates differ by sign-symmetric noise. None turns the check off.
+    max_offset_balance: float | None = Field(default=0.35, gt=0, le=1)
 
 
 class SeedsSpec(_Strict):

@@ -62,6 +62,7 @@ class Verdict:
     own_norm_ratio: float | None = None  # against the voter's own reference update
     own_cosine: float | None = None
     mirror_gap: float | None = None
+    offset_balance: float | None = None
     probation: bool = False
 
 
@@ -214,6 +215,7 @@ def validate_round(
             own_norm_ratio=ref_stats.own_norm_ratios[i] if ref_stats else None,
             own_cosine=ref_stats.own_cosines[i] if ref_stats else None,
             mirror_gap=ref_stats.mirror_gaps[i] if ref_stats else None,
+            offset_balance=ref_stats.offset_balances[i] if ref_stats else None,
             probation=p.hash in probation,
         )
 

@@ -11,7 +11,13 @@ from flalliance.fl.datasets import load_builtin
 from flalliance.fl.partition import dirichlet
 from flalliance.fl.pioneer import initial_tensors
 from flalliance.fl.private_split import private_split
-from flalliance.fl.scoring import ReferenceStats, ScreenReason, reference_stats, reference_verdicts
+from flalliance.fl.scoring import (
+    ReferenceStats,
+    ScreenReason,
+    offset_balance,
+    reference_stats,
+    reference_verdicts,
+)
 from flalliance.fl.spec import TrainingLogicSpec, ValidationSpec
 from flalliance.fl.training import train
 from flalliance.fl.validation import ProposalFile, Verdict, index_verdicts, on_probation, validate_round
@@ -29,6 +35,17 @@ def test_reference_stats_against_the_voters_own_update() -> None:
     assert stats.own_norm_ratios == [2.0, 1.0, 0.0]
     assert stats.own_cosines == [1.0, -1.0, 0.0]
     assert stats.mirror_gaps == [0.0, 0.5, 0.0]
+    assert stats.offset_balances == [1.0, -1.0, -1.0]  # every difference from Δ_v leans one way
+
+
+def test_offset_balance_separates_a_shift_from_symmetric_noise() -> None:
+    rng = np.random.default_rng(0)
+    own = rng.standard_normal(5000)
+    honest = own + rng.standard_normal(5000)  # another participant's update: differs by symmetric noise
+    assert abs(offset_balance(honest, own)) < 0.05
+    spread = np.abs(rng.standard_normal(5000))
+    assert offset_balance(own + 0.5 * rng.standard_normal(5000) - spread, own) < -0.5  # ALIE: mean - z * std
+    assert offset_balance(own, own) == 0.0
 
 
 def test_reference_verdicts_and_the_stricter_limits_on_probation() -> None:
@@ -37,6 +54,7 @@ def test_reference_verdicts_and_the_stricter_limits_on_probation() -> None:
         own_norm_ratios=[rule.max_own_norm_ratio + 1, 1.0, 1.0, 1.0, 1.0],
         own_cosines=[0.5, rule.min_own_cosine - 0.01, 0.5, -0.05, 0.5],
         mirror_gaps=[0.0, 0.0, rule.mirror_margin + 0.01, 0.0, rule.probation_mirror_margin + 0.01],
+        offset_balances=[0.0] * 5,
     )
     assert reference_verdicts(stats, rule, [False] * 5, [0.1] * 5) == [
         ScreenReason.REFERENCE_NORM,
@@ -51,6 +69,16 @@ def test_reference_verdicts_and_the_stricter_limits_on_probation() -> None:
         ScreenReason.REFERENCE_DIRECTION,
         ScreenReason.MIRRORED_BETTER,
     ]
+    assert rule.max_offset_balance is not None
+    shifted = ReferenceStats([1.0] * 3, [0.9] * 3, [0.0] * 3, [-rule.max_offset_balance - 0.01, 0.2, 0.9])
+    # held even when the proposal helps the voter: ALIE sits near the benign mean
+    assert reference_verdicts(shifted, rule, [False] * 3, [-0.1] * 3) == [
+        ScreenReason.OFFSET_BIAS,
+        None,
+        ScreenReason.OFFSET_BIAS,
+    ]
+    off = rule.model_copy(update={"max_offset_balance": None})
+    assert reference_verdicts(shifted, off, [False] * 3, [-0.1] * 3) == [None] * 3
 
 
 def test_probation_from_the_public_record() -> None:
