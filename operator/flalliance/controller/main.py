@@ -60,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
 
     from flalliance.controller import handlers, health, metrics
     from flalliance.controller.leader import LeaderElector
+    from flalliance.controller.memory import limit_arenas
 
+    limit_arenas()  # before the client threads start (see controller/memory.py)
     configure_logging(args.log_level)
     api = _api(args.kubeconfig)
     handlers.configure_api(api, test_mode=args.test_mode)
