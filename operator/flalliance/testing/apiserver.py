@@ -169,12 +169,19 @@ class LocalApiServer:
         self.kubeconfig.write_text(yaml.safe_dump(self._kubeconfig()))
         return self
 
+    @property
+    def ca_file(self) -> Path:
+        """The serving certificate kube-apiserver generated in its cert dir (the certificate followed by the
+        CA that signed it, 127.0.0.1 among its addresses): clients verify TLS against it, as in a cluster,
+        instead of skipping verification (and logging an InsecureRequestWarning per request)."""
+        return self.workdir / "certs" / "apiserver.crt"
+
     def _kubeconfig(self) -> dict[str, object]:
         return {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [
-                {"name": "local", "cluster": {"server": self.url, "insecure-skip-tls-verify": True}}
+                {"name": "local", "cluster": {"server": self.url, "certificate-authority": str(self.ca_file)}}
             ],
             "users": [{"name": "admin", "user": {"token": self.token}}],
             "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],

@@ -169,7 +169,10 @@ def _service_account_kubeconfig(
                 "apiVersion": "v1",
                 "kind": "Config",
                 "clusters": [
-                    {"name": "local", "cluster": {"server": server.url, "insecure-skip-tls-verify": True}}
+                    {
+                        "name": "local",
+                        "cluster": {"server": server.url, "certificate-authority": str(server.ca_file)},
+                    }
                 ],
                 "users": [{"name": org.name, "user": {"token": token.status.token}}],
                 "contexts": [{"name": "local", "context": {"cluster": "local", "user": org.name}}],
