@@ -13,7 +13,6 @@ operator can still choose another value; on a C library without ``mallopt`` (mus
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 
@@ -27,12 +26,10 @@ def limit_arenas(arenas: int = DEFAULT_ARENAS) -> bool:
     """Set glibc's ``M_ARENA_MAX`` to ``arenas`` unless ``MALLOC_ARENA_MAX`` is set; True when applied."""
     if os.environ.get("MALLOC_ARENA_MAX"):
         return False
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
     try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
+        # the process's own symbols: no library search (find_library may shell out to ldconfig or gcc,
+        # and write temporary files, which a read-only root filesystem refuses)
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]

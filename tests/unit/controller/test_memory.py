@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import ctypes.util
+import ctypes
 import platform
 
 import pytest
@@ -23,7 +23,14 @@ def test_environment_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     assert memory.limit_arenas() is False
 
 
-def test_no_c_library(monkeypatch: pytest.MonkeyPatch) -> None:
+class _NoMallopt:
+    """A C library without ``mallopt`` (musl, macOS)."""
+
+    def __init__(self, _name: object) -> None:
+        pass
+
+
+def test_no_mallopt(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
-    monkeypatch.setattr(ctypes.util, "find_library", lambda _name: None)
+    monkeypatch.setattr(ctypes, "CDLL", _NoMallopt)
     assert memory.limit_arenas() is False
