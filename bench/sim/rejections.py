@@ -6,11 +6,13 @@ model on the voter's data (dL), the cosine and offset balance against the voter'
 ratio, the mirror gap and the accuracy change. docs/results.md reads the Fashion-MNIST clean run this way.
 
     .venv/bin/python bench/sim/rejections.py --dataset fashion_mnist [--attack sign_flip] [--seed 0]
+        [--set epochs=1 --set learning_rate=0.02]   # SimConfig fields, values as JSON
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -30,6 +32,7 @@ def main() -> None:
     parser.add_argument("--attack", default=None, help="an attack at --share; default the clean run")
     parser.add_argument("--share", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON", help="a SimConfig field")
     args = parser.parse_args()
 
     rows: list[tuple[float, list[Any]]] = []  # (the global model's loss on the voter's data, verdicts)
@@ -52,9 +55,12 @@ def main() -> None:
     emulator.validate_round = recording  # type: ignore[assignment]
     emulator.malicious_proposal = marking  # type: ignore[assignment]
     seed = args.seed
-    base = SETUPS[args.dataset].model_copy(
-        update={"partition_seed": seed, "init_seed": seed, "train_seed": seed, "rounds": ROUNDS[args.dataset]}
-    )
+    update: dict[str, Any] = {"partition_seed": seed, "init_seed": seed, "train_seed": seed}
+    update["rounds"] = ROUNDS[args.dataset]
+    for item in args.set:
+        name, _, value = item.partition("=")
+        update[name] = json.loads(value)
+    base = type(SETUPS[args.dataset]).model_validate({**SETUPS[args.dataset].model_dump(), **update})
     cfg = malicious(base, args.attack, args.share) if args.attack else base
     res = emulator.run(cfg, emulator.federation(base), "protocol")
     print({k: v for k, v in res.summary(set(cfg.malicious)).items() if k != "reasons"})
