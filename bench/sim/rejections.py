@@ -77,7 +77,8 @@ def main() -> None:
         for bl, v in seen:
             figures = (
                 f"dL={v.loss - bl:+.3f} cos={v.own_cosine:.2f} balance={v.offset_balance:+.2f} "
-                f"ratio={v.own_norm_ratio:.2f} gap={v.mirror_gap:+.3f} dacc={v.delta:+.3f}"
+                f"z={v.offset_z:+.1f} ratio={v.own_norm_ratio:.2f} "
+                f"gap={v.mirror_gap:+.3f} dacc={v.delta:+.3f}"
                 if v.own_cosine is not None
                 else ""
             )

@@ -252,7 +252,9 @@ class ValidationSpec(_Strict):
     aligned_regression_cosine: float | None = Field(default=0.1, ge=-1, le=1)
     # Offset bias: a proposal is rejected as offset_bias when its difference from the voter's own update,
     # d = Δ_i - Δ_v, leans one way across the coordinates, |Σ d_j| / Σ |d_j| > max_offset_balance (adaptive
-    # attacks that add a fixed-sign shift to the benign mean, "a little is enough"; scoring.offset_balance).
+    # attacks that add a fixed-sign shift to the benign mean, "a little is enough"; scoring.offset_balance),
+    # and the lean is beyond what random signs give (|z| >= scoring.OFFSET_MIN_Z; not on a model of a few
+    # weights, which honest updates move together).
     # Two honest updates differ by sign-symmetric noise. None turns the check off.
     max_offset_balance: float | None = Field(default=0.35, gt=0, le=1)
 

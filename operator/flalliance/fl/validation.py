@@ -63,6 +63,7 @@ class Verdict:
     own_cosine: float | None = None
     mirror_gap: float | None = None
     offset_balance: float | None = None
+    offset_z: float | None = None
     probation: bool = False
 
 
@@ -216,6 +217,7 @@ def validate_round(
             own_cosine=ref_stats.own_cosines[i] if ref_stats else None,
             mirror_gap=ref_stats.mirror_gaps[i] if ref_stats else None,
             offset_balance=ref_stats.offset_balances[i] if ref_stats else None,
+            offset_z=ref_stats.offset_zs[i] if ref_stats else None,
             probation=p.hash in probation,
         )
 

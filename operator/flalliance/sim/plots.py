@@ -37,7 +37,8 @@ def accuracy_plot(report: SimReport, path: Path) -> Path:
     ax.set_xlabel("round (-1 = pioneer model)")
     ax.set_ylabel(f"held-out {report.metric}" + (" (%)" if percent else ""))
     cfg = report.config
-    ax.set_title(f"{cfg.get('preset')}: {len(report.participants)} participants, policy {cfg.get('policy')}")
+    logic = Path(cfg["training_logic"]).name if cfg.get("training_logic") else cfg.get("preset")
+    ax.set_title(f"{logic}: {len(report.participants)} participants, policy {cfg.get('policy')}")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right" if report.minimize else "lower right")
     fig.tight_layout()

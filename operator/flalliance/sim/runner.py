@@ -281,7 +281,7 @@ class Simulation:
         self.events.poll()
 
         self.progress(
-            f"task {self.task.address}: {cfg.preset}, {cfg.participants} participants "
+            f"task {self.task.address}: {cfg.training_logic or cfg.preset}, {cfg.participants} participants "
             f"({len(cfg.malicious)} malicious: "
             + (", ".join(f"p{i:02d}={cfg.behaviour(i)}" for i in cfg.malicious) or "none")
             + f"), {cfg.rounds} rounds, policy {cfg.policy}"

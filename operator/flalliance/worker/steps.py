@@ -178,9 +178,9 @@ def validate(ctx: WorkerContext, round: int) -> Result:
         if not v.accepted:  # why, with the figures the rule compared (docs/fl.md, "The rule")
             log.info(
                 "rejected 0x%s: %s (loss %s, own cosine %s, mirror gap %s, own norm ratio %s, "
-                "offset balance %s, probation %s)",
+                "offset balance %s at z %s, probation %s)",
                 v.hash.hex(), v.reason, _num(v.loss), _num(v.own_cosine), _num(v.mirror_gap),
-                _num(v.own_norm_ratio), _num(v.offset_balance), v.probation,
+                _num(v.own_norm_ratio), _num(v.offset_balance), _num(v.offset_z), v.probation,
             )  # fmt: skip
     log.info(
         "committed vote: score %+d, %d/%d proposals accepted, aggregate %s",

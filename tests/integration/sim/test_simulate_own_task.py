@@ -143,3 +143,5 @@ def test_a_plugin_outside_flalliance_runs_through_its_entry_point(tmp_path: Path
     assert losses[-1] < report["initial_accuracy"] * 0.8, (report["initial_accuracy"], losses)
     rejected = report["summary"]["malicious_rejected"]
     assert rejected == 1.0, report["summary"]  # target sign flipped: the voters reject every such proposal
+    # and accept the honest ones: an 11-weight model moves every weight together, which is no offset bias
+    assert report["summary"]["honest_rejected"] == 0.0, report["summary"]

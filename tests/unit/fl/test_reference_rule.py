@@ -12,9 +12,11 @@ from flalliance.fl.partition import dirichlet
 from flalliance.fl.pioneer import initial_tensors
 from flalliance.fl.private_split import private_split
 from flalliance.fl.scoring import (
+    OFFSET_MIN_Z,
     ReferenceStats,
     ScreenReason,
     offset_balance,
+    offset_z,
     reference_stats,
     reference_verdicts,
 )
@@ -36,6 +38,7 @@ def test_reference_stats_against_the_voters_own_update() -> None:
     assert stats.own_cosines == [1.0, -1.0, 0.0]
     assert stats.mirror_gaps == [0.0, 0.5, 0.0]
     assert stats.offset_balances == [1.0, -1.0, -1.0]  # every difference from Δ_v leans one way
+    assert stats.offset_zs == [1.0, -1.0, -1.0]  # one coordinate: never more than one "deviation"
 
 
 def test_offset_balance_separates_a_shift_from_symmetric_noise() -> None:
@@ -46,6 +49,22 @@ def test_offset_balance_separates_a_shift_from_symmetric_noise() -> None:
     spread = np.abs(rng.standard_normal(5000))
     assert offset_balance(own + 0.5 * rng.standard_normal(5000) - spread, own) < -0.5  # ALIE: mean - z * std
     assert offset_balance(own, own) == 0.0
+    assert abs(offset_z(honest, own)) < 3 and offset_z(own, own) == 0.0
+    assert offset_z(own + 0.5 * rng.standard_normal(5000) - spread, own) < -20
+
+
+def test_a_small_model_moving_all_its_weights_together_is_not_an_offset() -> None:
+    """The ridge example's 11 weights: an honest proposal that went further than the voter's own update
+    leans one way in every coordinate (balance 1) and is still no evidence of a shift: z = sqrt(11)."""
+    own = np.linspace(0.1, 1.0, 11)
+    further = 1.3 * own
+    assert offset_balance(further, own) == pytest.approx(1.0)
+    assert offset_z(further, own) < OFFSET_MIN_Z
+    stats = reference_stats(np.zeros(11), own, [further], [0.0])
+    assert reference_verdicts(stats, ValidationSpec(), [False], [-0.1]) == [None]
+    wide = np.linspace(0.1, 1.0, 650)  # the same lean over the digits model's 650 weights: z 22
+    stats = reference_stats(np.zeros(650), wide, [1.3 * wide], [0.0])
+    assert reference_verdicts(stats, ValidationSpec(), [False], [-0.1]) == [ScreenReason.OFFSET_BIAS]
 
 
 def test_reference_verdicts_and_the_stricter_limits_on_probation() -> None:
@@ -55,6 +74,7 @@ def test_reference_verdicts_and_the_stricter_limits_on_probation() -> None:
         own_cosines=[0.5, rule.min_own_cosine - 0.01, 0.5, -0.05, 0.5],
         mirror_gaps=[0.0, 0.0, rule.mirror_margin + 0.01, 0.0, rule.probation_mirror_margin + 0.01],
         offset_balances=[0.0] * 5,
+        offset_zs=[0.0] * 5,
     )
     assert reference_verdicts(stats, rule, [False] * 5, [0.1] * 5) == [
         ScreenReason.REFERENCE_NORM,
@@ -70,15 +90,18 @@ def test_reference_verdicts_and_the_stricter_limits_on_probation() -> None:
         ScreenReason.MIRRORED_BETTER,
     ]
     assert rule.max_offset_balance is not None
-    shifted = ReferenceStats([1.0] * 3, [0.9] * 3, [0.0] * 3, [-rule.max_offset_balance - 0.01, 0.2, 0.9])
-    # held even when the proposal helps the voter: ALIE sits near the benign mean
-    assert reference_verdicts(shifted, rule, [False] * 3, [-0.1] * 3) == [
+    balances = [-rule.max_offset_balance - 0.01, 0.2, 0.9, 0.9]
+    shifted = ReferenceStats([1.0] * 4, [0.9] * 4, [0.0] * 4, balances, [-20.0, 5.0, 20.0, 3.9])
+    # held even when the proposal helps the voter: ALIE sits near the benign mean; not when it is within
+    # what random signs give (the last: z below OFFSET_MIN_Z)
+    assert reference_verdicts(shifted, rule, [False] * 4, [-0.1] * 4) == [
         ScreenReason.OFFSET_BIAS,
         None,
         ScreenReason.OFFSET_BIAS,
+        None,
     ]
     off = rule.model_copy(update={"max_offset_balance": None})
-    assert reference_verdicts(shifted, off, [False] * 3, [-0.1] * 3) == [None] * 3
+    assert reference_verdicts(shifted, off, [False] * 4, [-0.1] * 4) == [None] * 4
 
 
 def test_probation_from_the_public_record() -> None:
