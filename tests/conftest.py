@@ -33,3 +33,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="pull policy for the project's images in e2e pods (default Never: they are loaded, not pulled)",
     )
+
+
+# Figures the e2e tests measure (round times, takeover after the leader's deletion, ...): printed in a
+# section of their own at the end of the run, so that CI's log carries them (pytest -q captures prints).
+FIGURES = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture(scope="session")
+def figures(pytestconfig: pytest.Config) -> list[str]:
+    return pytestconfig.stash.setdefault(FIGURES, [])
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    lines = config.stash.get(FIGURES, [])
+    if lines:
+        terminalreporter.section("figures measured")
+        for line in lines:
+            terminalreporter.write_line(line)

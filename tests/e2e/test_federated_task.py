@@ -228,7 +228,7 @@ def test_every_round_completes(run: Run) -> None:
     assert len(finalized) == ROUNDS and not any(e.args["aborted"] for e in finalized)
 
 
-def test_every_malicious_proposal_is_rejected_and_slashed(run: Run) -> None:
+def test_every_malicious_proposal_is_rejected_and_slashed(run: Run, figures: list[str]) -> None:
     names = run.by_name()
     verdicts = {e.args["round"]: e.args["verdicts"] for e in run.events if e.name == "RoundFinalized"}
     # Slashed reason 1: a rejected proposal (0: absent, 2: a vote on the losing side).
@@ -247,7 +247,7 @@ def test_every_malicious_proposal_is_rejected_and_slashed(run: Run) -> None:
         # The protocol's rule, per proposal: slashed exactly when rejected.
         assert ((rnd, who) in slashed) is not accepted, f"round {rnd}: {names[who]} accepted={accepted}"
     attacker = outcomes["p4"]
-    print(
+    figures.append(
         f"p4 (gaussian): {attacker.count(False)} of {len(attacker)} proposals rejected and slashed; honest: "
         + ", ".join(f"{n} {v.count(False)}/{len(v)}" for n, v in sorted(outcomes.items()) if n != "p4")
     )
@@ -285,10 +285,10 @@ def test_global_accuracy_reaches_the_target(run: Run) -> None:
     assert reported[-1] > reported[0], reported
 
 
-def test_operator_pod_deleted_mid_round_no_duplicate_job_or_transaction(run: Run) -> None:
+def test_operator_pod_deleted_mid_round_no_duplicate_job_or_transaction(run: Run, figures: list[str]) -> None:
     assert run.operator_killed, f"the leader was never deleted: {run.log}"
     assert run.operator_after and run.operator_after != run.operator_killed, "no other replica took over"
-    print(f"takeover after the leader's deletion: {run.takeover_seconds:.1f} s")
+    figures.append(f"takeover after the leader's deletion: {run.takeover_seconds:.1f} s")
     # Jobs: exactly one per (round, kind, participant), none re-created as a new attempt.
     labels = [j.metadata.labels for j in run.jobs]
     keys = collections.Counter(

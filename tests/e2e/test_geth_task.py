@@ -121,7 +121,7 @@ def geth_run(api_client: client.ApiClient, kubeconfig: Path) -> Iterator[GethRun
             rel.helm("uninstall", rel.name, "--wait", "--timeout", "3m", check=False)
 
 
-def test_the_example_task_completes_on_geth(geth_run: GethRun) -> None:
+def test_the_example_task_completes_on_geth(geth_run: GethRun, figures: list[str]) -> None:
     o = geth_run.outcome
     assert geth_run.client_version.startswith("Geth/"), geth_run.client_version
     assert o.chain_id == GETH_CHAIN_ID
@@ -129,7 +129,7 @@ def test_the_example_task_completes_on_geth(geth_run: GethRun) -> None:
     assert [r.round for r in o.rounds] == list(range(ROUNDS))
     finalized = [e for e in geth_run.events if e.name == "RoundFinalized"]
     assert len(finalized) == ROUNDS and not any(e.args["aborted"] for e in finalized)
-    print(
+    figures.append(
         f"example task on geth ({BLOCK_SECONDS} s blocks, 1 confirmation): {ROUNDS} rounds in "
         f"{geth_run.seconds:.0f} s, {geth_run.seconds / ROUNDS:.1f} s per round"
     )

@@ -164,7 +164,7 @@ def runs(api_client: client.ApiClient, kubeconfig: Path) -> Iterator[Runs]:
             rel.helm("uninstall", rel.name, "--wait", "--timeout", "3m", check=False)
 
 
-def test_lora_task_completes_and_only_adapters_travel(runs: Runs) -> None:
+def test_lora_task_completes_and_only_adapters_travel(runs: Runs, figures: list[str]) -> None:
     run = runs.llm
     assert run.outcome.phase == "Completed", run.task.get("status", {}).get("conditions")
     finalized = [e for e in run.events if e.name == "RoundFinalized"]
@@ -173,10 +173,10 @@ def test_lora_task_completes_and_only_adapters_travel(runs: Runs) -> None:
     assert trains and all(r["plugin"] == "lora_causal_lm" and r["device"] == "cpu" for r in trains), trains
     # adapters (rank 8 on 28 projections, 116,736 float32 values) against the 8.6 MB base model
     assert all(r["bytes"] < 600_000 for r in trains), [r["bytes"] for r in trains]
-    print(f"llm-lora: {run.seconds:.0f} s, adapter bytes {sorted({r['bytes'] for r in trains})}")
+    figures.append(f"llm-lora: {run.seconds:.0f} s, adapter bytes {sorted({r['bytes'] for r in trains})}")
 
 
-def test_evaluation_loss_falls_on_every_voters_split(runs: Runs) -> None:
+def test_evaluation_loss_falls_on_every_voters_split(runs: Runs, figures: list[str]) -> None:
     run = runs.llm
     names = {p["metadata"]["name"] for p in run.participants}
     votes: dict[str, list[tuple[int, float, float]]] = collections.defaultdict(list)
@@ -190,7 +190,7 @@ def test_evaluation_loss_falls_on_every_voters_split(runs: Runs) -> None:
     for who, seen in votes.items():
         seen.sort()
         first_baseline, last_aggregate = seen[0][1], seen[-1][2]
-        print(
+        figures.append(
             f"{who}: loss {first_baseline:.3f} (round {seen[0][0]}) -> {last_aggregate:.3f} ({seen[-1][0]})"
         )
         assert last_aggregate < first_baseline, (who, seen)
