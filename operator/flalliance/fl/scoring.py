@@ -135,8 +135,8 @@ class ReferenceStats:
 # An offset balance counts only when it could not come from sign-symmetric noise: ``Σ d_j`` against its
 # standard deviation under random signs, ``sqrt(Σ d_j²)``. A model of a few coordinates (the ridge
 # example's 11) moves them together by nature: there every honest update leans one way (balance 0.79 at
-# cosine 0.94) and ``z <= sqrt(11) = 3.3`` cannot reach this; ALIE's shift on the 650-weight digits model
-# reaches z 5 to 25.
+# cosine 0.94) and ``z <= sqrt(11) = 3.3`` cannot reach this; on the grid every proposal beyond the
+# balance limit has |z| >= 8 (digits, 650 weights) and >= 35 (Fashion-MNIST).
 OFFSET_MIN_Z = 4.0
 
 
@@ -148,9 +148,7 @@ def offset_balance(update: F64, own: F64) -> float:
     the honest spread by norm and direction and still drifts the model consistently; its balance against an
     honest voter's update is -0.36 to -0.80 on the digits grid where honest proposals stay within ±0.34
     (docs/fl.md)."""
-    d = update - own
-    total = float(np.add.reduce(np.abs(d)))
-    return float(np.add.reduce(d)) / total if total > 0 else 0.0
+    return _offset(update - own)[0]
 
 
 def offset_z(update: F64, own: F64) -> float:
@@ -158,9 +156,15 @@ def offset_z(update: F64, own: F64) -> float:
     the same magnitudes under random signs, ``balance · sqrt(n_eff)`` with ``n_eff = (Σ|d|)² / Σd²`` the
     number of coordinates that carry the difference. A balance of 0.8 over 11 coordinates is z 2.6, over
     650 it is z 20."""
-    d = update - own
+    return _offset(update - own)[1]
+
+
+def _offset(d: F64) -> tuple[float, float]:
+    """(balance, z) of one difference vector, its sum taken once."""
+    total = float(np.add.reduce(d))
+    spread = float(np.add.reduce(np.abs(d)))
     q = math.sqrt(float(np.add.reduce(d * d)))
-    return float(np.add.reduce(d)) / q if q > 0 else 0.0
+    return (total / spread if spread > 0 else 0.0), (total / q if q > 0 else 0.0)
 
 
 def reference_stats(
@@ -179,8 +183,9 @@ def reference_stats(
         cosines.append(
             float(np.add.reduce(u * own)) / (norm * own_norm) if norm > 0 and own_norm > 0 else 0.0
         )
-        balances.append(offset_balance(u, own))
-        zs.append(offset_z(u, own))
+        balance, z = _offset(u - own)
+        balances.append(balance)
+        zs.append(z)
     return ReferenceStats(ratios, cosines, list(mirror_gaps), balances, zs)
 
 
