@@ -2,7 +2,8 @@
 
 1. examples/llm-lora: federated LoRA fine-tuning of a small causal LM (the lora_causal_lm plugin), the base
    model fetched from the store by its pinned hash, four participants of which p4 trains on poisoned
-   text. Evaluation loss must fall on every voter's split; p4's adapters must be rejected and slashed.
+   text. Evaluation loss must fall from the base model's on every voter's split; p4's adapters must be
+   rejected and slashed.
 2. examples/plugin-ridge: a plugin outside flalliance (entry point "ridge"), in its own image
    FROM the worker, which the training logic pins by digest: the Jobs run exactly that image, and the task
    completes with the MSE falling.
@@ -75,7 +76,8 @@ def _wait_done(api: client.ApiClient, ns: str, name: str, timeout: float = 900) 
 
 def _results(api: client.ApiClient, ns: str, task: str) -> tuple[list[dict[str, Any]], set[str]]:
     pods = client.CoreV1Api(api).list_namespaced_pod(ns, label_selector=f"flalliance.io/task={task}").items
-    out, images = [], set()
+    out: list[dict[str, Any]] = []
+    images: set[str] = set()
     for pod in pods:
         images.update(c.image for c in pod.spec.containers)
         for cs in pod.status.container_statuses or []:
@@ -177,6 +179,13 @@ def test_lora_task_completes_and_only_adapters_travel(runs: Runs, figures: list[
 
 
 def test_evaluation_loss_falls_on_every_voters_split(runs: Runs, figures: list[str]) -> None:
+    """Every voter's last measurement of the aggregate is below the base model's loss, where the task
+    started. The start is measured by round 0's voters (their baseline is the untrained base model, which
+    predicts near-uniformly: its loss is the same on every split to a few thousandths of a nat, 7.028 and
+    7.031 at stop 26). A voter's first measurement in a later round is no start: the committee draw decides
+    when a voter first votes, and after round 0 an honest adapter trained on other skills can raise a
+    split's loss by more than a round gains (p3 at stop 26: 5.242 in round 1, 5.119, then 5.387 in round 2,
+    under Dirichlet(0.5) skills)."""
     run = runs.llm
     names = {p["metadata"]["name"] for p in run.participants}
     votes: dict[str, list[tuple[int, float, float]]] = collections.defaultdict(list)
@@ -187,13 +196,18 @@ def test_evaluation_loss_falls_on_every_voters_split(runs: Runs, figures: list[s
                 (r["round"], r["baseline"], r["aggregate_metric"])
             )
     assert set(votes) <= names and len(votes) >= 3, votes
-    for who, seen in votes.items():
+    start = [baseline for seen in votes.values() for rnd, baseline, _ in seen if rnd == 0]
+    assert start, f"no voter measured the base model in round 0: {dict(votes)}"
+    assert max(start) - min(start) < 0.1, start  # the untrained model scores alike on every split
+    for who, seen in sorted(votes.items()):
         seen.sort()
-        first_baseline, last_aggregate = seen[0][1], seen[-1][2]
+        last_aggregate = seen[-1][2]
         figures.append(
-            f"{who}: loss {first_baseline:.3f} (round {seen[0][0]}) -> {last_aggregate:.3f} ({seen[-1][0]})"
+            f"{who}: loss {min(start):.3f} (base model) -> "
+            + ", ".join(f"{a:.3f} (round {rnd})" for rnd, _, a in seen)
         )
-        assert last_aggregate < first_baseline, (who, seen)
+        # far beyond noise: the aggregates end 1.6-1.8 nats below the base model (stop 26)
+        assert last_aggregate < min(start) - 0.5, (who, seen, start)
 
 
 def test_the_poisoned_adapters_are_rejected_and_slashed(runs: Runs) -> None:
