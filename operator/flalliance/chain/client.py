@@ -86,6 +86,12 @@ def _shared_web3(rpc_url: str, timeout: float) -> Web3:
             w3 = Web3(
                 HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
             )
+            # Only what the project uses: the other default middlewares walk every request's parameters
+            # (ENS names, which the project never passes) or ask the node for its chain id on every call
+            # and estimate ("validation"; a client checks the chain id once, when it connects, and signs
+            # every transaction with it), a large share of the operator's CPU at hundreds of calls a pass.
+            for unused in ("ens_name_to_address", "validation", "gas_price_strategy", "gas_estimate"):
+                w3.middleware_onion.remove(unused)
             _WEB3S[key] = w3
         return w3
 

@@ -13,6 +13,7 @@ from web3.contract import Contract
 from web3.types import TxReceipt
 
 from flalliance.chain.client import ChainClient
+from flalliance.chain.codec import EncodedFunctions
 from flalliance.chain.models import (
     ParticipantInfo,
     Proposal,
@@ -35,6 +36,9 @@ class TaskClient:
         self.client = client
         self.contract: Contract = client.contract(address, "FLTask")
         self.address: str = str(self.contract.address)
+        # Calls and transactions go through the codec (cheap per call, see `codec`); the web3 contract
+        # stays for what reads its ABI as a whole: event decoding.
+        self.fn = EncodedFunctions(client.w3, self.address, "FLTask")
         self._token: TokenClient | None = None
 
     def __repr__(self) -> str:
@@ -43,30 +47,30 @@ class TaskClient:
     # ----------------------------------------------------------------------------------------------------
     # Views
     def config(self) -> TaskConfig:
-        return from_abi(TaskConfig, self.client.call(self.contract.functions.config()))
+        return from_abi(TaskConfig, self.client.call(self.fn.config()))
 
     def state(self) -> TaskState:
-        return from_abi(TaskState, self.client.call(self.contract.functions.state()))
+        return from_abi(TaskState, self.client.call(self.fn.state()))
 
     def round_info(self, round: int) -> RoundInfo:
-        return from_abi(RoundInfo, self.client.call(self.contract.functions.roundInfo(round)))
+        return from_abi(RoundInfo, self.client.call(self.fn.roundInfo(round)))
 
     def proposals(self, round: int) -> list[Proposal]:
         """Proposals of ``round`` in index order (kept on chain for the current and previous round)."""
-        return [from_abi(Proposal, p) for p in self.client.call(self.contract.functions.proposals(round))]
+        return [from_abi(Proposal, p) for p in self.client.call(self.fn.proposals(round))]
 
     def role_of(self, round: int, address: str) -> Role:
-        return Role(self.client.call(self.contract.functions.roleOf(round, _checksum(address))))
+        return Role(self.client.call(self.fn.roleOf(round, _checksum(address))))
 
     def pioneer_of(self, round: int) -> str:
-        return str(self.client.call(self.contract.functions.pioneerOf(round)))
+        return str(self.client.call(self.fn.pioneerOf(round)))
 
     def participant(self, address: str) -> ParticipantInfo:
-        raw = self.client.call(self.contract.functions.participant(_checksum(address)))
+        raw = self.client.call(self.fn.participant(_checksum(address)))
         return from_abi(ParticipantInfo, raw)
 
     def participants(self) -> list[str]:
-        return [str(a) for a in self.client.call(self.contract.functions.participants())]
+        return [str(a) for a in self.client.call(self.fn.participants())]
 
     def token(self) -> TokenClient:
         """The task's stake and reward token, through the same client."""
@@ -80,45 +84,45 @@ class TaskClient:
         """Stake ``amount`` and join; approves the task for ``amount`` first unless already allowed."""
         if approve:
             self.token().ensure_allowance(self.address, amount)
-        return self.client.transact(self.contract.functions.join(amount))
+        return self.client.transact(self.fn.join(amount))
 
     def start_round(self) -> TxReceipt:
-        return self.client.transact(self.contract.functions.startRound())
+        return self.client.transact(self.fn.startRound())
 
     def submit_pioneer(self, model_hash: str | bytes) -> TxReceipt:
-        return self.client.transact(self.contract.functions.submitPioneer(hash_bytes(model_hash)))
+        return self.client.transact(self.fn.submitPioneer(hash_bytes(model_hash)))
 
     def propose(self, model_hash: str | bytes, samples: int) -> TxReceipt:
-        return self.client.transact(self.contract.functions.propose(hash_bytes(model_hash), samples))
+        return self.client.transact(self.fn.propose(hash_bytes(model_hash), samples))
 
     def commit_vote(self, commitment: str | bytes) -> TxReceipt:
-        return self.client.transact(self.contract.functions.commitVote(hash_bytes(commitment)))
+        return self.client.transact(self.fn.commitVote(hash_bytes(commitment)))
 
     def reveal_vote(
         self, aggregate_hash: str | bytes, score: int, verdicts: int, salt: str | bytes
     ) -> TxReceipt:
-        fn = self.contract.functions.revealVote(hash_bytes(aggregate_hash), score, verdicts, hash_bytes(salt))
+        fn = self.fn.revealVote(hash_bytes(aggregate_hash), score, verdicts, hash_bytes(salt))
         # A reveal's cost depends on which reveals land before it (first writes to the round's tally slots,
         # a new leading aggregate): estimates taken concurrently can fall short, hence the headroom.
         return self.client.transact(fn, headroom=REVEAL_GAS_HEADROOM)
 
     def finalize_round(self) -> TxReceipt:
-        return self.client.transact(self.contract.functions.finalizeRound())
+        return self.client.transact(self.fn.finalizeRound())
 
     def settle(self, account: str, max_rounds: int) -> TxReceipt:
-        return self.client.transact(self.contract.functions.settle(_checksum(account), max_rounds))
+        return self.client.transact(self.fn.settle(_checksum(account), max_rounds))
 
     def claim(self) -> TxReceipt:
-        return self.client.transact(self.contract.functions.claim())
+        return self.client.transact(self.fn.claim())
 
     def withdraw(self) -> TxReceipt:
-        return self.client.transact(self.contract.functions.withdraw())
+        return self.client.transact(self.fn.withdraw())
 
     def close(self) -> TxReceipt:
-        return self.client.transact(self.contract.functions.close())
+        return self.client.transact(self.fn.close())
 
     def refund_pool(self) -> TxReceipt:
-        return self.client.transact(self.contract.functions.refundPool())
+        return self.client.transact(self.fn.refundPool())
 
 
 def _checksum(address: str) -> str:
