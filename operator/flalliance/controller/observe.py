@@ -1,8 +1,10 @@
 """Observe: what one reconcile pass reads besides the chain view — keys, clients, Participants, logic.
 
-Secrets and PVCs change rarely, so they are cached for `cache_seconds` (re-reading them every pass would
-cost two requests per participant); chain clients are kept per (RPC, chain id, account), so each account
-keeps one nonce tracker. Nothing here decides: problems are collected for the status, and `plan` decides.
+Secrets and PVCs change rarely, so they are cached (re-reading them every pass would cost two requests per
+participant): what was found for `hit_seconds`, what was missing or invalid for `cache_seconds`, so that a
+Secret or claim created late is picked up soon while the ones in use cost no steady stream of reads.
+Chain clients are kept per (RPC, chain id, account), so each account keeps one nonce tracker. Nothing here
+decides: problems are collected for the status, and `plan` decides.
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ class Inputs:
     name: str
     test_mode: bool = False
     cache_seconds: float = 30.0
+    # A found wallet Secret or claim is re-read this often: at 30 s, re-reading them was 400 requests every
+    # 30 s at 200 participants (four times a round's own), and the bulk of a 100-task operator's requests
+    # per task-round as rounds slowed (bench/operator). A wallet's key is bound to its on-chain seat once
+    # joined, so a later edit of it changes nothing the task can use.
+    hit_seconds: float = 300.0
     _cache: dict[tuple[str, ...], tuple[float, Any]] = field(default_factory=dict)
     _clients: dict[tuple[str, int, str], ChainClient] = field(default_factory=dict)
     _ignored: set[tuple[str, str]] = field(default_factory=set)  # test annotations already reported
@@ -72,7 +79,8 @@ class Inputs:
         if hit is not None and hit[0] > now:
             return hit[1]
         value = load()
-        self._cache[key] = (now + self.cache_seconds, value)
+        missing = value is False or value is None or isinstance(value, Exception)
+        self._cache[key] = (now + (self.cache_seconds if missing else self.hit_seconds), value)
         return value
 
     def account(self, ref: Any, what: str) -> LocalAccount:

@@ -181,12 +181,13 @@ class TaskReconciler:
             actions = plan(task_view, chain, [p.view for p in participants], jobs, needs_close=needs_close)
             if not actions:
                 break
-            # Jobs and reveals of different participants are independent (own accounts, own nonces):
-            # they run in parallel; everything else runs in plan order.
+            # What participants do (Jobs, joins, reveals, claims, withdrawals) is independent across
+            # participants (own accounts, own nonces): it runs in parallel; the task's own transactions
+            # run in plan order between.
             ctx = PassContext(obj, spec, client, task, chain, participants, jobs, problems)
             batch: list[Action] = []
             for action in [*actions, None]:
-                if isinstance(action, CreateJob | Reveal):
+                if isinstance(action, CreateJob | Reveal | Join | Claim | Withdraw):
                     batch.append(action)
                     continue
                 if batch:
