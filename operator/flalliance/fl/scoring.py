@@ -41,9 +41,11 @@ class ScreenReason(StrEnum):
     UPDATE_DIRECTION = "update_direction"
     LOSS_OUTLIER = "loss_outlier"
     LOSS_REGRESSION = "loss_regression"
+    LOSS_AGAINST_ROUND = "loss_against_round"  # raises the voter's loss while the round's others lower it
     REFERENCE_NORM = "reference_norm"  # far larger than the voter's own update
     REFERENCE_DIRECTION = "reference_direction"  # against the voter's own update
     REFERENCE_GAIN = "reference_gain"  # wins back far less of the voter's loss than its own update does
+    PROBATION_GAIN = "probation_gain"  # on probation, and does not lower the voter's loss
     MIRRORED_BETTER = "mirrored_better"  # the reversed update fits the voter's data better
     OFFSET_BIAS = "offset_bias"  # offset from the voter's own update the same way in every coordinate
 
@@ -197,7 +199,9 @@ def reference_verdicts(
     L(P_i) - L(G) on the voter's data: a proposal that lowers the voter's loss is never rejected for its
     direction (under label skew an honest update learnt on other classes may point away from the voter's
     own and still help it; a sign flip or IPM raises it). The offset check holds whatever the loss does:
-    an ALIE proposal sits near the benign mean, so it lowers the voter's loss too."""
+    an ALIE proposal sits near the benign mean, so it lowers the voter's loss too. On probation (with
+    ``probation_min_gain`` set) a proposal must lower the voter's loss and meet the direction limit
+    whatever its loss does: the proposer's record already weighs against it."""
     out: list[ScreenReason | None] = []
     max_balance = rule.max_offset_balance
     for ratio, cosine, gap, balance, z, strict, change in zip(
@@ -216,6 +220,10 @@ def reference_verdicts(
             out.append(ScreenReason.REFERENCE_NORM)
         elif max_balance is not None and abs(balance) > max_balance and abs(z) >= OFFSET_MIN_Z:
             out.append(ScreenReason.OFFSET_BIAS)
+        elif strict and rule.probation_min_gain is not None and change > -rule.probation_min_gain:
+            out.append(ScreenReason.PROBATION_GAIN)
+        elif strict and rule.probation_min_gain is not None and cosine < min_cosine:
+            out.append(ScreenReason.REFERENCE_DIRECTION)
         elif change <= 0:
             out.append(None)
         elif cosine < min_cosine:
@@ -284,6 +292,27 @@ def regression_verdicts(
         return [None] * len(losses)
     limit = max(rule.regression_floor, rule.regression_ratio * baseline_loss)
     return [ScreenReason.LOSS_REGRESSION if v - baseline_loss > limit else None for v in losses]
+
+
+def round_verdicts(
+    rule: ValidationSpec, losses: Sequence[float], baseline_loss: float
+) -> list[ScreenReason | None]:
+    """``loss_against_round`` for a proposal with ``L_i > L_G`` while the median of the *other* proposals'
+    ``L_j - L_G`` is below ``-round_gain_margin``: the round shows what an honest update does to this
+    voter's data, and this one does the opposite. Needs one other proposal; the median keeps one
+    attacker among the others from setting the reference. Not forgiven for its direction (see
+    :func:`forgive_aligned`): against the untrained pioneer a label-flipped update still shares the
+    honest ones' first features (cosine 0.1-0.2 with the voter's own, examples/digits' shape), while its
+    loss rises where theirs falls by a nat."""
+    margin = rule.round_gain_margin
+    if margin is None or len(losses) < 2:
+        return [None] * len(losses)
+    changes = [v - baseline_loss for v in losses]
+    out: list[ScreenReason | None] = []
+    for i, change in enumerate(changes):
+        others = float(np.median(changes[:i] + changes[i + 1 :]))
+        out.append(ScreenReason.LOSS_AGAINST_ROUND if change > 0 and others < -margin else None)
+    return out
 
 
 def forgive_aligned(

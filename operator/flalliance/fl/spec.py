@@ -108,7 +108,9 @@ class OptimizerSpec(_Strict):
 class TrainingSpec(_Strict):
     epochs: int = Field(ge=1, le=1000)
     batch_size: int = Field(ge=1, le=1_000_000)
-    loss: Literal["cross_entropy"] = "cross_entropy"
+    # balanced_cross_entropy: the logits are shifted by the log of the participant's own label mix during
+    # training (logit adjustment); for label-skewed federations (classifier.label_prior_log, docs/fl.md).
+    loss: Literal["cross_entropy", "balanced_cross_entropy"] = "cross_entropy"
     optimizer: OptimizerSpec
 
 
@@ -233,6 +235,13 @@ class ValidationSpec(_Strict):
     # almost never on probation, while an attacker caught once stays under the strict rule.
     probation_min_own_cosine: float = Field(default=0.0, ge=-1, le=1)
     probation_mirror_margin: float = Field(default=0.2, ge=0)
+    # On probation a proposal must also *help*: lower the voter's loss (judged on test + train) by more than
+    # this many nats and point no further from the voter's own update than probation_min_own_cosine,
+    # whatever its loss does. Without a gain, the evidence for a proposer rejected twice as often as it was
+    # accepted is none: sign flips of small updates and early label flips barely move a voter's loss
+    # (digits grid: a sign flipper's passing proposals had dL of -0.005 to +0.05 and cosines near 0). None:
+    # off (the direction limits alone, gated by a loss rise, as outside probation).
+    probation_min_gain: float | None = Field(default=0.0, ge=0)
     # Reference gain (off by default; the LoRA example and preset set 0.25): a proposal is rejected as
     # reference_gain when it wins back less than this fraction of what the voter's own reference update
     # wins on the voter's data, (L_G - L_i) < min_reference_gain * (L_G - L_own), whenever the voter's own
@@ -250,6 +259,13 @@ class ValidationSpec(_Strict):
     # rejected 0.6/8.9/1.1% against 0.6/16.7/3.3% without it, label flips caught alike). None: every
     # regression is rejected (the rule before this field).
     aligned_regression_cosine: float | None = Field(default=0.1, ge=-1, le=1)
+    # Against the round: a proposal that raises the voter's loss (judged on test + train) while the median
+    # of the round's other proposals lowers it by more than this many nats is rejected as loss_against_round,
+    # whatever its direction (not forgiven as above). Early in a task every honest update wins a lot on
+    # every voter's data and a label-flipped one does not; its loss rise is far below the regression limit
+    # (digits grid, rounds 0-4: +0.04 to +0.38 nats where its honest peers won 0.05-0.47), so nothing else
+    # caught it. None: off.
+    round_gain_margin: float | None = Field(default=0.05, ge=0)
     # Offset bias: a proposal is rejected as offset_bias when its difference from the voter's own update,
     # d = Δ_i - Δ_v, leans one way across the coordinates, |Σ d_j| / Σ |d_j| > max_offset_balance (adaptive
     # attacks that add a fixed-sign shift to the benign mean, "a little is enough"; scoring.offset_balance),
@@ -378,6 +394,8 @@ _OMITTED_AT: dict[str, Any] = {
     "training": None,
     "config": None,
     "validation.min_reference_gain": None,
+    "validation.probation_min_gain": 0.0,
+    "validation.round_gain_margin": 0.05,
 }
 
 

@@ -28,6 +28,7 @@ from flalliance.fl.scoring import (
     reference_stats,
     reference_verdicts,
     regression_verdicts,
+    round_verdicts,
     screen,
     update_stats,
 )
@@ -168,6 +169,7 @@ def validate_round(
     # loss of one skewed honest update is too noisy to compare with the global model's (docs/results.md).
     regressing = rule.regression_floor is not None and judge is not test
     regress = regression_verdicts(rule, losses, baseline_loss) if regressing else [None] * len(losses)
+    against = round_verdicts(rule, losses, baseline_loss) if regressing else [None] * len(losses)
     refs: list[ScreenReason | None] = [None] * len(good)
     ref_stats = None
     if rule.reference_update and train is not None and len(train) and judge is not test and good:
@@ -185,6 +187,7 @@ def validate_round(
         gains = gain_verdicts(rule, losses, baseline_loss, plugin.loss(spec, own, judge))
         refs = [r or g for r, g in zip(refs, gains, strict=True)]
         regress = forgive_aligned(rule, regress, ref_stats.own_cosines)
+    regress = [r or a for r, a in zip(regress, against, strict=True)]
     # The round's medians are taken over the proposals this voter's own data does not already condemn, so
     # that attackers holding most of a round's few proposals set neither its scale nor its direction.
     trusted = [a is None and b is None for a, b in zip(regress, refs, strict=True)]

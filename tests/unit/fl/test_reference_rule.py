@@ -85,10 +85,13 @@ def test_reference_verdicts_and_the_stricter_limits_on_probation() -> None:
     ]
     # on probation any evidence against counts
     assert reference_verdicts(stats, rule, [False] * 5, [-0.1] * 5)[1:] == [None] * 4  # it helps the voter
-    assert reference_verdicts(stats, rule, [True] * 5, [0.1] * 5)[3:] == [
+    limits_only = rule.model_copy(update={"probation_min_gain": None})
+    assert reference_verdicts(stats, limits_only, [True] * 5, [0.1] * 5)[3:] == [
         ScreenReason.REFERENCE_DIRECTION,
         ScreenReason.MIRRORED_BETTER,
     ]
+    # with the gain requirement (the default) a loss rise on probation is a rejection by itself
+    assert reference_verdicts(stats, rule, [True] * 5, [0.1] * 5)[3:] == [ScreenReason.PROBATION_GAIN] * 2
     assert rule.max_offset_balance is not None
     balances = [-rule.max_offset_balance - 0.01, 0.2, 0.9, 0.9]
     shifted = ReferenceStats([1.0] * 4, [0.9] * 4, [0.0] * 4, balances, [-20.0, 5.0, 20.0, 3.9])
@@ -102,6 +105,24 @@ def test_reference_verdicts_and_the_stricter_limits_on_probation() -> None:
     ]
     off = rule.model_copy(update={"max_offset_balance": None})
     assert reference_verdicts(shifted, off, [False] * 4, [-0.1] * 4) == [None] * 4
+
+
+def test_on_probation_a_proposal_must_lower_the_voters_loss_and_point_its_way() -> None:
+    """A sign flip of a small update barely moves a voter's loss: outside probation that passes (the
+    direction limits need a loss rise); on probation it must show a gain and a direction."""
+    rule = ValidationSpec()
+    assert rule.probation_min_gain is not None
+    stats = ReferenceStats([1.0] * 4, [0.5, 0.5, -0.05, 0.5], [0.0] * 4, [0.0] * 4, [0.0] * 4)
+    changes = [0.001, -rule.probation_min_gain - 0.001, -0.05, -0.05]
+    assert reference_verdicts(stats, rule, [False] * 4, changes) == [None] * 4
+    assert reference_verdicts(stats, rule, [True] * 4, changes) == [
+        ScreenReason.PROBATION_GAIN,  # no gain on the voter's data
+        None,  # a gain, in the voter's direction
+        ScreenReason.REFERENCE_DIRECTION,  # a gain, but against the voter's own update
+        None,
+    ]
+    off = rule.model_copy(update={"probation_min_gain": None})
+    assert reference_verdicts(stats, off, [True] * 4, changes) == [None] * 4
 
 
 def test_probation_from_the_public_record() -> None:

@@ -10,7 +10,13 @@ from flalliance.fl.datasets import load_builtin
 from flalliance.fl.partition import dirichlet
 from flalliance.fl.pioneer import initial_tensors
 from flalliance.fl.private_split import private_split
-from flalliance.fl.scoring import ScreenReason, forgive_aligned, regression_verdicts, update_stats
+from flalliance.fl.scoring import (
+    ScreenReason,
+    forgive_aligned,
+    regression_verdicts,
+    round_verdicts,
+    update_stats,
+)
 from flalliance.fl.spec import TrainingLogicSpec, ValidationSpec
 from flalliance.fl.training import train
 from flalliance.fl.validation import ProposalFile, validate_round
@@ -26,6 +32,26 @@ def test_regression_limit_is_absolute_or_relative_to_the_global_loss() -> None:
     assert regression_verdicts(rule, [4.9, 5.3], 4.0) == [None, ScreenReason.LOSS_REGRESSION]
     off = rule.model_copy(update={"regression_floor": None})
     assert regression_verdicts(off, [9.0], 1.0) == [None]
+
+
+def test_a_loss_rise_against_a_round_that_lowers_the_loss_is_rejected() -> None:
+    rule = ValidationSpec()
+    margin = rule.round_gain_margin
+    assert margin is not None
+    against = ScreenReason.LOSS_AGAINST_ROUND
+    # against the pioneer (L_G 2.3): two honest proposals win, a label flip loses a little
+    assert round_verdicts(rule, [1.6, 1.8, 2.35], 2.3) == [None, None, against]
+    # the median of the others decides: one attacker among them does not make an honest loss rise suspect
+    assert round_verdicts(rule, [2.31, 2.2, 3.0], 2.3) == [None, None, None]
+    # later, when the round's proposals barely move the loss either way, a small rise is no evidence
+    assert round_verdicts(rule, [0.51, 0.5 - margin / 2, 0.49], 0.5) == [None, None, None]
+    # with two proposals, the other one is the round
+    assert round_verdicts(rule, [2.0, 2.4], 2.3) == [None, against]
+    assert round_verdicts(rule, [2.4], 2.3) == [None]  # alone, there is no round to compare with
+    off = rule.model_copy(update={"round_gain_margin": None})
+    assert round_verdicts(off, [1.6, 1.8, 2.35], 2.3) == [None] * 3
+    # not forgiven for its direction, unlike a regression
+    assert forgive_aligned(rule, [against], [0.9]) == [against]
 
 
 def test_a_regression_that_points_the_voters_way_is_forgiven() -> None:

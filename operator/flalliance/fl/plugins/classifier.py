@@ -41,6 +41,18 @@ def _optimizer(spec: TrainingLogicSpec, model: nn.Module) -> torch.optim.Optimiz
     )
 
 
+def label_prior_log(labels: np.ndarray, num_classes: int) -> torch.Tensor:
+    """``log π_c`` of the local label mix (add-one smoothed), added to the logits in training by the
+    ``balanced_cross_entropy`` loss (logit adjustment, Menon et al. ICLR 2021; balanced softmax, Ren et al.
+    NeurIPS 2020; FedLC, Zhang et al. ICML 2022 for label-skewed federations). The model then learns
+    p(y | x) up to the local prior instead of the prior itself: a participant holding mostly three classes
+    no longer pushes the other classes' logits down everywhere, which is what made an honest skewed update
+    damage the data of voters holding other classes (docs/fl.md). Prediction uses the plain logits."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)[:num_classes]
+    prior = (counts + 1.0) / (counts.sum() + num_classes)
+    return torch.from_numpy(np.log(prior).astype(np.float32))
+
+
 def predict_logits(
     spec: TrainingLogicSpec, tensors: TensorMap, data: Dataset, *, batch: int = 2048
 ) -> torch.Tensor:
@@ -97,11 +109,14 @@ class ClassifierPlugin:
     def train(self, spec: TrainingLogicSpec, start: TensorMap, data: Samples, *, seed: int) -> TrainResult:
         """``training.epochs`` epochs of mini-batch training from ``start`` on ``data``."""
         d = _dataset(data)
-        training = spec.classifier()[2]
+        dataset, _, training = spec.classifier()
         model = from_tensors(spec, start)
         model.train()
         optimizer = _optimizer(spec, model)
         loss_fn = nn.CrossEntropyLoss()
+        adjust = (
+            label_prior_log(d.y, dataset.num_classes) if training.loss == "balanced_cross_entropy" else None
+        )
         x = torch.from_numpy(np.ascontiguousarray(d.x))
         y = torch.from_numpy(np.ascontiguousarray(d.y))
         generator = torch.Generator().manual_seed(seed)
@@ -112,7 +127,8 @@ class ClassifierPlugin:
             for start_at in range(0, n, batch):
                 idx = order[start_at : start_at + batch]
                 optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(model(x[idx]), y[idx])
+                logits = model(x[idx])
+                loss = loss_fn(logits if adjust is None else logits + adjust, y[idx])
                 loss.backward()
                 optimizer.step()
                 last = float(loss.detach())
