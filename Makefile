@@ -198,7 +198,7 @@ bench-sim-peer: setup bench-venv ## Flower FedAvg/FedMedian/Krum on the same par
 .PHONY: bench-sim-grid
 bench-sim-grid: setup bench-venv ## attacks x shares x datasets x seeds, protocol beside Flower's robust rules, every participant's net -> bench/results/sim-grid.json, docs/results.md
 	nice -n 10 $(BENCH_VENV)/bin/python bench/sim/grid.py --datasets digits --seeds 0 1 2
-	nice -n 10 $(BENCH_VENV)/bin/python bench/sim/grid.py --datasets fashion_mnist --seeds 0 --no-flower
+	nice -n 10 $(BENCH_VENV)/bin/python bench/sim/grid.py --datasets fashion_mnist --seeds 0
 	nice -n 10 $(PY) bench/sim/example_shape.py --seeds 0 1 2 3 4 5 6 7 8 9
 	$(PY) bench/sim/tables.py
 

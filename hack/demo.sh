@@ -5,7 +5,7 @@
 #  2. the images (operator, worker, devchain), built without a registry and loaded into the cluster;
 #  3. the Helm chart in namespace $DEMO_NS with the dev chain (anvil + the contracts) and the PVC store;
 #  4. examples/digits: wallets, each participant's private data volume (written by a Job), the FLTask and
-#     four Participants (one attacker proposing noise);
+#     four Participants (one attacker training on flipped labels);
 #  5. progress while it runs (`flalliance demo watch`: round, phase, Jobs, accuracy), then a summary read
 #     from the chain (rewards, slashes, escrow audit) and a plot: .state/demo/outcome.json, demo.png.
 # A re-run starts the example over (the chart, chain and images are kept). The cluster stays up for
@@ -55,7 +55,7 @@ log "writing each participant's private data volume (Job digits-data)"
 kc apply -f examples/digits/wallets.yaml -f examples/digits/data.yaml >/dev/null
 kc wait --for=condition=complete job/digits-data --timeout=300s >/dev/null \
   || { kc logs job/digits-data --tail=30 || true; die "the data writer Job did not complete"; }
-log "applying the FLTask and four Participants (p4 proposes noise: an attacker)"
+log "applying the FLTask and four Participants (p4 trains on flipped labels: an attacker)"
 kc apply -f examples/digits/fltask.yaml -f examples/digits/participants.yaml >/dev/null
 log "set-up took $(( $(date +%s) - t0 )) s; following the task (kubectl get fltasks -n $NS shows the same)"
 mkdir -p .state/demo

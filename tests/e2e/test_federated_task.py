@@ -248,7 +248,7 @@ def test_every_malicious_proposal_is_rejected_and_slashed(run: Run, figures: lis
         assert ((rnd, who) in slashed) is not accepted, f"round {rnd}: {names[who]} accepted={accepted}"
     attacker = outcomes["p4"]
     figures.append(
-        f"p4 (gaussian): {attacker.count(False)} of {len(attacker)} proposals rejected and slashed; honest: "
+        f"p4 (label flip): {attacker.count(False)} of {len(attacker)} rejected and slashed; honest: "
         + ", ".join(f"{n} {v.count(False)}/{len(v)}" for n, v in sorted(outcomes.items()) if n != "p4")
     )
     assert attacker, "p4 never proposed: the run proves nothing about rejection"
