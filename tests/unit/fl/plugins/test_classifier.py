@@ -30,13 +30,11 @@ def test_a_skewed_participant_damages_the_classes_it_lacks_less(digits_spec: Tra
     own = np.isin(y, [0, 1, 2])
     local, others = Dataset(x[own], y[own]), Dataset(x[~own], y[~own])
     start = train(digits_spec, initial_tensors(digits_spec, seed=0), Dataset(x, y), seed=0).tensors
-    balanced_spec = digits_spec.model_copy(
-        update={"training": digits_spec.training.model_copy(update={"loss": "balanced_cross_entropy"})}
-        if digits_spec.training
-        else {}
-    )
+    assert digits_spec.training is not None
+    balanced = digits_spec.training.model_copy(update={"loss": "balanced_cross_entropy"})
+    balanced_spec = digits_spec.model_copy(update={"training": balanced})
     plain = train(digits_spec, start, local, seed=1).tensors
-    balanced = train(balanced_spec, start, local, seed=1).tensors
+    adjusted = train(balanced_spec, start, local, seed=1).tensors
     base = loss(digits_spec, start, others)
-    assert loss(digits_spec, plain, others) - base > 2 * (loss(digits_spec, balanced, others) - base)
-    assert loss(digits_spec, balanced, local) < loss(digits_spec, start, local)  # it still learns its own
+    assert loss(digits_spec, plain, others) - base > 2 * (loss(digits_spec, adjusted, others) - base)
+    assert loss(digits_spec, adjusted, local) < loss(digits_spec, start, local)  # it still learns its own
