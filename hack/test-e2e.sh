@@ -34,7 +34,7 @@ if [[ ! -f "$REPO_ROOT/.state/docker/started-by-us" ]] && ! docker info >/dev/nu
 if ! pid_alive "$STATE/pids/kube-apiserver.pid"; then started_cluster=1; fi
 # Set-up steps (each names its component and log on failure), as `make cluster images cluster-load`.
 "$HACK/cluster-up.sh"
-images=(${E2E_IMAGES:-smoke operator worker worker-ridge devchain})
+images=(${E2E_IMAGES:-smoke operator worker worker-ridge devchain minio})
 [[ "${images[*]}" == all ]] && images=()
 "$HACK/images.sh" "${images[@]}"
 "$HACK/cluster-load.sh" "${images[@]}"

@@ -36,15 +36,23 @@ def exists(read: Callable[[], Any]) -> bool:
         raise
 
 
-def wait_until(cond: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
-    """Poll cond() until truthy; fail the test naming `what` after `timeout` seconds (never hangs)."""
+def wait_until(
+    cond: Callable[[], Any],
+    timeout: float,
+    what: str,
+    interval: float = 0.5,
+    explain: Callable[[], str] | None = None,
+) -> Any:
+    """Poll cond() until truthy; fail the test naming `what` (and what `explain` says) after `timeout`
+    seconds (never hangs)."""
     deadline = time.monotonic() + timeout
     while True:
         value = cond()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+            detail = f"\n{explain()}" if explain else ""
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
         time.sleep(interval)
 
 

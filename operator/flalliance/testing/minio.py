@@ -95,30 +95,11 @@ class MinioServer:
         self._proc = None
 
     def client(self, credentials: S3Credentials | None = None) -> Any:
-        creds = credentials or self.root
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=creds.access_key,
-            aws_secret_access_key=creds.secret_key,
-            region_name="us-east-1",
-        )
+        return s3_client(self.endpoint, credentials or self.root)
 
     def add_user(self, name: str, policy: dict[str, Any]) -> S3Credentials:
         """A new user `name` with a fresh secret, allowed exactly what `policy` (an IAM policy) says."""
-        from minio.credentials.providers import StaticProvider
-        from minio.minioadmin import MinioAdmin
-
-        creds = S3Credentials(name, secrets.token_hex(16))
-        admin = MinioAdmin(
-            endpoint=f"127.0.0.1:{self.port}",
-            credentials=StaticProvider(self.root.access_key, self.root.secret_key),
-            secure=False,
-        )
-        admin.user_add(creds.access_key, creds.secret_key)
-        admin.policy_add(f"{name}-policy", policy=policy)
-        admin.policy_set(f"{name}-policy", user=creds.access_key)
-        return creds
+        return add_user(f"127.0.0.1:{self.port}", self.root, name, policy)
 
     def __enter__(self) -> MinioServer:
         return self.start()
@@ -127,3 +108,47 @@ class MinioServer:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def task_objects_policy(bucket: str, prefix: str) -> dict[str, Any]:
+    """Read and write the objects under ``prefix``, nothing else: no listing, no deleting (one
+    organisation's share of a task's content-addressed store)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": [f"arn:aws:s3:::{bucket}/{prefix}/*"],
+            }
+        ],
+    }
+
+
+def add_user(host_port: str, root: S3Credentials, name: str, policy: dict[str, Any]) -> S3Credentials:
+    """Through MinIO's admin API at ``host_port`` (plain HTTP): a user ``name`` with a fresh secret,
+    allowed exactly what ``policy`` says."""
+    from minio.credentials.providers import StaticProvider
+    from minio.minioadmin import MinioAdmin
+
+    creds = S3Credentials(name, secrets.token_hex(16))
+    admin = MinioAdmin(
+        endpoint=host_port,
+        credentials=StaticProvider(root.access_key, root.secret_key),
+        secure=False,
+    )
+    admin.user_add(creds.access_key, creds.secret_key)
+    admin.policy_add(f"{name}-policy", policy=policy)
+    admin.policy_set(f"{name}-policy", user=creds.access_key)
+    return creds
+
+
+def s3_client(endpoint: str, credentials: S3Credentials) -> Any:
+    """A boto3 S3 client of ``credentials`` on a MinIO at ``endpoint`` (http://host:port)."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+        region_name="us-east-1",
+    )

@@ -22,7 +22,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,8 @@ from flalliance.fl.datasets import load_builtin
 from flalliance.fl.partition import PartitionRecord, dirichlet, write_partitions
 from flalliance.store.s3 import S3Store
 from flalliance.testing.apiserver import LocalApiServer
-from flalliance.testing.minio import MinioServer, S3Credentials
+from flalliance.testing.block_clock import BlockClock
+from flalliance.testing.minio import MinioServer, S3Credentials, task_objects_policy
 
 from .conftest import put_secret
 from .test_operator import GROUP, VERSION, create, dump_state, fltask, get, wait_for
@@ -185,28 +185,6 @@ def _service_account_kubeconfig(
     return config.new_client_from_config(str(path))
 
 
-class BlockClock:
-    """Mines a block every ``period`` seconds: deadlines pass by the wall clock, as on a real chain."""
-
-    def __init__(self, rpc_url: str, period: float = 2.0) -> None:
-        self.client = ChainClient(rpc_url)
-        self.period = period
-        self.stop_flag = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="block-clock", daemon=True)
-
-    def _run(self) -> None:
-        while not self.stop_flag.wait(self.period):
-            self.client.mine()
-
-    def __enter__(self) -> BlockClock:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop_flag.set()
-        self.thread.join(10)
-
-
 @pytest.fixture
 def alliance(
     chain: ChainClient,
@@ -235,16 +213,7 @@ def alliance(
     # The task's objects, which every organisation reads and writes (content-addressed).
     prefix = f"alliance-{suffix}"
     store = {"url": f"s3://{minio.bucket}/{prefix}?endpoint={minio.endpoint}", "credentialsSecret": "s3"}
-    task_objects = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject"],
-                "Resource": [f"arn:aws:s3:::{minio.bucket}/{prefix}/*"],
-            }
-        ],
-    }
+    task_objects = task_objects_policy(minio.bucket, prefix)
     orgs: dict[str, Organisation] = {}
     kubelets = {}
     for k, name in enumerate(ORGS):

@@ -1,0 +1,549 @@
+"""Three independent organisations on one task, on the real cluster: each its own Helm release of the
+operator in its own namespace, its own wallet Secrets, RBAC and S3 credentials; models through MinIO in the
+cluster; real worker pods; the chain is organisation A's dev chain.
+
+- A's FLTask creates the task through the factory; B and C learn the contract's address from A (out of
+  band) and attach with FLTasks of their own, which first check the on-chain training-logic hash against
+  their own copy.
+- C's operator is scaled to zero when round 1 starts and back to one when round 3 starts.
+
+Checked: the task completes in every namespace and every participant withdraws; every transaction from
+the task's creation on was signed by a key held in the Secrets of exactly one organisation, and none by
+C's keys while C was down; only C's participants are slashed as absent; each organisation's
+ServiceAccount is refused the others' Secrets, FLTasks, Participants and Jobs; every proposal's model is in
+the store, readable with each organisation's credentials, which can neither list the bucket nor delete.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from botocore.exceptions import ClientError
+from kubernetes import client
+
+from flalliance.chain.client import ChainClient
+from flalliance.chain.events import DecodedEvent, EventReader
+from flalliance.chain.keys import dev_account
+from flalliance.chain.models import SlashReason, Status
+from flalliance.chain.task import TaskClient
+from flalliance.demo.port_forward import port_forward
+from flalliance.testing.block_clock import BlockClock
+from flalliance.testing.minio import S3Credentials, add_user, s3_client, task_objects_policy
+
+from .e2e_kube import ClusterFacts, wait_until
+from .release import EXAMPLES, Release, Tools, install, make_tools, namespace_for, wait_deployer
+
+pytestmark = pytest.mark.e2e
+
+GROUP, VERSION = "flalliance.io", "v1alpha1"
+ORGS = ("org-a", "org-b", "org-c")
+PER_ORG = 2
+ROUNDS = 4
+# The rounds where C is down wait for their deadlines; the others end as soon as everyone has acted.
+PHASES = {"join": 600, "pioneer": 180, "propose": 60, "commit": 45, "reveal": 45}
+# Anvil's public dev accounts (funded with ether and $FML by A's dev chain): an operator key and two
+# wallets per organisation. Account 0 deployed the system and funds the reward A's task escrows.
+OPERATOR_ACCOUNT = {"org-a": 0, "org-b": 1, "org-c": 2}
+BUCKET = "artifacts"
+STORE_IMAGE = "flalliance/minio:dev"
+
+
+@dataclass
+class Org:
+    name: str
+    release: Release
+    operator_index: int
+    wallet_indices: list[int]
+    s3_user: S3Credentials | None = None  # its MinIO user, made once the store runs
+
+    @property
+    def ns(self) -> str:
+        return self.release.namespace
+
+    @property
+    def addresses(self) -> set[str]:
+        return {dev_account(i).address.lower() for i in [self.operator_index, *self.wallet_indices]}
+
+
+@dataclass
+class World:
+    orgs: dict[str, Org]
+    tools: Tools
+    store_ns: str
+    s3_root: S3Credentials
+    prefix: str
+    log: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The S3 store: MinIO in a namespace of its own, one user per organisation.
+def _store_manifests(root: S3Credentials, pull: str) -> list[dict[str, Any]]:
+    labels = {"app.kubernetes.io/name": "minio"}
+    restricted = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "minio-root"},
+            "stringData": {"MINIO_ROOT_USER": root.access_key, "MINIO_ROOT_PASSWORD": root.secret_key},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "minio", "labels": labels},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "automountServiceAccountToken": False,
+                        "securityContext": {
+                            "runAsNonRoot": True,
+                            "runAsUser": 65532,
+                            "runAsGroup": 65532,
+                            "fsGroup": 65532,
+                            "seccompProfile": {"type": "RuntimeDefault"},
+                        },
+                        "containers": [
+                            {
+                                "name": "minio",
+                                "image": STORE_IMAGE,
+                                "imagePullPolicy": pull,
+                                "args": [
+                                    "server",
+                                    "--quiet",
+                                    "--address",
+                                    ":9000",
+                                    "--console-address",
+                                    "127.0.0.1:9001",
+                                    "/data",
+                                ],
+                                "env": [
+                                    {"name": "HOME", "value": "/tmp"},
+                                    {"name": "MINIO_BROWSER", "value": "off"},
+                                    {"name": "MINIO_UPDATE", "value": "off"},
+                                ],
+                                "envFrom": [{"secretRef": {"name": "minio-root"}}],
+                                "ports": [{"name": "s3", "containerPort": 9000}],
+                                "readinessProbe": {
+                                    "httpGet": {"path": "/minio/health/ready", "port": "s3"},
+                                    "periodSeconds": 2,
+                                },
+                                "resources": {
+                                    "requests": {"cpu": "50m", "memory": "128Mi"},
+                                    "limits": {"memory": "1Gi"},
+                                },
+                                "securityContext": restricted,
+                                "volumeMounts": [
+                                    {"name": "data", "mountPath": "/data"},
+                                    {"name": "tmp", "mountPath": "/tmp"},
+                                ],
+                            }
+                        ],
+                        "volumes": [{"name": "data", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "minio", "labels": labels},
+            "spec": {"selector": labels, "ports": [{"name": "s3", "port": 9000, "targetPort": "s3"}]},
+        },
+    ]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Each organisation's own objects: keys, S3 credentials, data volumes and the Job that fills them.
+def _secret(name: str, data: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data}
+
+
+def _org_objects(org: Org, k: int, pull: str) -> list[dict[str, Any]]:
+    docs = [_secret("operator-wallet", {"privateKey": _key(org.operator_index)})]
+    docs += [_secret(f"wallet-{i}", {"privateKey": _key(w)}) for i, w in enumerate(org.wallet_indices)]
+    assert org.s3_user is not None
+    s3 = {"accessKeyId": org.s3_user.access_key, "secretAccessKey": org.s3_user.secret_key}
+    docs.append(_secret("s3", s3))
+    docs += [
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": f"data-{i}"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "64Mi"}}},
+        }
+        for i in range(PER_ORG)
+    ]
+    # The example's data Job, partitioning digits for all six participants (Dirichlet 1.0, seed 7), of
+    # which this organisation keeps only its own two shares (the rest goes to the scratch volume).
+    job = next(
+        d for d in yaml.safe_load_all((EXAMPLES / "data.yaml").read_text()) if d and d["kind"] == "Job"
+    )
+    job["metadata"] = {"name": "data"}
+    pod = job["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    container["imagePullPolicy"] = pull
+    n = len(ORGS) * PER_ORG
+    container["args"] = ["partition", "--dataset", "digits", "--participants", str(n), "--scheme",
+                         "dirichlet", "--alpha", "1.0", "--seed", "7", "--out", "/data"]  # fmt: skip
+    container["volumeMounts"] = [
+        {"name": "scratch", "mountPath": "/data"},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ] + [{"name": f"own-{i}", "mountPath": f"/data/client-{k * PER_ORG + i:03d}"} for i in range(PER_ORG)]
+    pod["volumes"] = [{"name": "scratch", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}] + [
+        {"name": f"own-{i}", "persistentVolumeClaim": {"claimName": f"data-{i}"}} for i in range(PER_ORG)
+    ]
+    docs.append(job)
+    return docs
+
+
+def _key(index: int) -> str:
+    return "0x" + bytes(dev_account(index).key).hex()
+
+
+def _fltask(world: World, factory: str, chain_id: int, rpc_url: str, attach: str = "") -> dict[str, Any]:
+    """The example's FLTask, for six participants across three organisations, storing through S3."""
+    task = next(
+        d for d in yaml.safe_load_all((EXAMPLES / "fltask.yaml").read_text()) if d and d["kind"] == "FLTask"
+    )
+    spec = task["spec"]
+    spec["chain"] = {
+        "rpcUrl": rpc_url,
+        "chainId": chain_id,
+        "factoryAddress": factory,
+        "operatorKeySecret": {"name": "operator-wallet"},
+    }
+    spec.update(
+        rounds=ROUNDS,
+        minParticipants=len(ORGS) * PER_ORG,
+        maxParticipants=len(ORGS) * PER_ORG,
+        phaseDurations=PHASES,
+        store={
+            "url": f"s3://{BUCKET}/{world.prefix}?endpoint=http://minio.{world.store_ns}.svc:9000",
+            "credentialsSecret": "s3",
+        },
+    )
+    if attach:
+        del spec["arenaTaskId"]
+        spec["contractAddress"] = attach
+    return dict(task)
+
+
+def _participants() -> list[dict[str, Any]]:
+    """The example's first Participant, once per wallet of the organisation."""
+    example = next(
+        d
+        for d in yaml.safe_load_all((EXAMPLES / "participants.yaml").read_text())
+        if d and d["kind"] == "Participant"
+    )
+    out = []
+    for i in range(PER_ORG):
+        spec = {**example["spec"], "walletSecret": {"name": f"wallet-{i}"}}
+        spec["dataset"] = {"persistentVolumeClaim": f"data-{i}"}
+        out.append({**example, "metadata": {"name": f"p{i}"}, "spec": spec})
+    return out
+
+
+def _apply(org: Org, docs: list[dict[str, Any]]) -> None:
+    org.release.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
+
+
+def _status(api: client.ApiClient, org: Org) -> dict[str, Any]:
+    obj = client.CustomObjectsApi(api).get_namespaced_custom_object(
+        GROUP, VERSION, org.ns, "fltasks", "digits"
+    )
+    return dict(obj.get("status") or {})
+
+
+def _participant_phases(api: client.ApiClient, org: Org) -> list[str]:
+    items = client.CustomObjectsApi(api).list_namespaced_custom_object(GROUP, VERSION, org.ns, "participants")
+    return [str((p.get("status") or {}).get("phase", "")) for p in items["items"]]
+
+
+def _operator_pods(api: client.ApiClient, org: Org) -> list[client.V1Pod]:
+    pods = client.CoreV1Api(api).list_namespaced_pod(
+        org.ns,
+        label_selector=f"app.kubernetes.io/instance={org.release.name},app.kubernetes.io/component=operator",
+    )
+    return list(pods.items)
+
+
+def _active_jobs(api: client.ApiClient, org: Org) -> list[str]:
+    jobs = client.BatchV1Api(api).list_namespaced_job(org.ns, label_selector="flalliance.io/task=digits")
+    return [j.metadata.name for j in jobs.items if j.status.active]
+
+
+def _dump(api: client.ApiClient, world: World) -> str:
+    out = [f"log: {world.log}"]
+    for org in world.orgs.values():
+        out.append(f"== {org.name} ({org.ns}): status {_status(api, org)}")
+        out.append(f"participants: {_participant_phases(api, org)}")
+        out.append(org.release.kubectl("logs", f"deploy/{org.release.fullname}", "--tail=30", check=False))
+    return "\n".join(out)
+
+
+@dataclass
+class Run:
+    world: World
+    api: client.ApiClient
+    task: TaskClient
+    events: list[DecodedEvent]
+    tx_from: list[tuple[int, str]]  # (block, sender) of every transaction since A created the task
+    down: tuple[int, int]  # blocks from C's operator and Jobs gone to C's operator back (inclusive)
+    seconds: float
+    s3_endpoint: str
+    round_started: dict[int, float] = field(default_factory=dict)  # seconds from the FLTask's creation
+
+
+def _drive(api: client.ApiClient, world: World, setup: dict[str, Any], chain: ChainClient) -> Run:
+    orgs = world.orgs
+    a, c = orgs["org-a"], orgs["org-c"]
+    start_block = chain.block_number()
+    start = time.monotonic()
+
+    def dump() -> str:
+        return _dump(api, world)
+
+    def task_fltask(org: Org, attach: str = "") -> dict[str, Any]:
+        return _fltask(world, setup["factory"], setup["chain_id"], setup["rpc_url"], attach)
+
+    _apply(a, [task_fltask(a), *_participants()])
+    address = wait_until(
+        lambda: _status(api, a).get("contractAddress"), 180, "A's task contract", interval=1.0, explain=dump
+    )
+    world.log.append(f"A created the task at {address} after {time.monotonic() - start:.1f} s")
+    for name in ("org-b", "org-c"):  # they learn the address from A, out of band
+        _apply(orgs[name], [task_fltask(orgs[name], attach=address), *_participants()])
+    task = TaskClient(chain, address)
+    rounds: dict[int, float] = {}
+
+    def at_round(n: int) -> bool:
+        state = task.state()
+        rounds.setdefault(state.round, time.monotonic() - start)
+        return state.round >= n or state.status >= Status.COMPLETED
+
+    # C's operator goes down when round 1 starts; its Jobs already running finish on their own.
+    wait_until(lambda: at_round(1), 600, "round 1", interval=1.0, explain=dump)
+    c.release.kubectl("scale", f"deploy/{c.release.fullname}", "--replicas=0")
+    wait_until(lambda: not _operator_pods(api, c), 120, "C's operator gone", interval=1.0, explain=dump)
+    wait_until(lambda: not _active_jobs(api, c), 300, "C's running Jobs finished", interval=1.0, explain=dump)
+    down_from = chain.block_number() + 1
+    world.log.append(f"C down from block {down_from} (round {task.state().round})")
+    wait_until(lambda: at_round(3), 900, "round 3", interval=1.0, explain=dump)
+    down_to = chain.block_number()
+    c.release.kubectl("scale", f"deploy/{c.release.fullname}", "--replicas=1")
+    world.log.append(f"C back after block {down_to} (round {task.state().round})")
+
+    def completed() -> bool:
+        at_round(ROUNDS)
+        return all(
+            _status(api, org).get("phase") == "Completed"
+            and set(_participant_phases(api, org)) == {"Withdrawn"}
+            for org in orgs.values()
+        )
+
+    wait_until(completed, 900, "completion and withdrawal in every organisation", interval=1.0, explain=dump)
+    seconds = time.monotonic() - start
+    tx_from = []
+    for number in range(start_block + 1, chain.block_number() + 1):
+        for tx in chain.w3.eth.get_block(number, full_transactions=True)["transactions"]:
+            tx_from.append((number, str(tx["from"]).lower()))  # type: ignore[call-overload]
+    events = EventReader(chain, task.contract, start_block=start_block).poll()
+    return Run(
+        world=world, api=api, task=task, events=events, tx_from=tx_from, down=(down_from, down_to),
+        seconds=seconds, s3_endpoint=setup["s3_endpoint"], round_started=rounds,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def run(alliance: dict[str, Any]) -> Run:
+    chain: ChainClient = alliance["chain"]
+    with BlockClock(chain.rpc_url):
+        return _drive(alliance["api"], alliance["world"], alliance, chain)
+
+
+def test_the_task_completes_in_every_organisation(run: Run) -> None:
+    assert run.task.state().status == Status.COMPLETED
+    for org in run.world.orgs.values():
+        assert _status(run.api, org).get("phase") == "Completed", org.name
+        assert all(run.task.participant(dev_account(w).address).withdrawn for w in org.wallet_indices)
+    print(f"\nthree organisations: {ROUNDS} rounds in {run.seconds:.0f} s; rounds began at "
+          + ", ".join(f"r{k} {t:.0f} s" for k, t in sorted(run.round_started.items()))
+          + f"; {' | '.join(run.world.log)}")  # fmt: skip
+
+
+def test_every_transaction_was_signed_by_one_organisations_own_key(run: Run) -> None:
+    owner = {address: org.name for org in run.world.orgs.values() for address in org.addresses}
+    signed: dict[str, set[str]] = {name: set() for name in ORGS}
+    for block, sender in run.tx_from:
+        assert sender in owner, f"block {block}: a transaction from {sender}, a key no organisation holds"
+        signed[owner[sender]].add(sender)
+        if run.down[0] <= block <= run.down[1]:
+            assert owner[sender] != "org-c", f"block {block}: {sender} (org-c) sent while C was down"
+    assert all(signed.values()), signed
+    assert run.down[1] > run.down[0], run.down
+
+
+def test_only_the_absent_organisations_participants_are_slashed_as_absent(run: Run) -> None:
+    owner = {
+        dev_account(w).address.lower(): org.name
+        for org in run.world.orgs.values()
+        for w in org.wallet_indices
+    }
+    absent = [
+        owner.get(str(e.args["account"]).lower(), "?")
+        for e in run.events
+        if e.name == "Slashed" and int(e.args["reason"]) == SlashReason.ABSENT
+    ]
+    assert set(absent) == {"org-c"}, absent
+    signed = _tx_owners(run)
+    counts = ", ".join(f"{name} {signed.count(name)}" for name in ORGS)
+    print(f"\nslashed as absent: {len(absent)} times, all org-c's; transactions signed: {counts}")
+
+
+def _tx_owners(run: Run) -> list[str]:
+    owner = {address: org.name for org in run.world.orgs.values() for address in org.addresses}
+    return [owner.get(sender, "?") for _, sender in run.tx_from]
+
+
+def test_each_organisations_service_account_stops_at_its_namespace(run: Run) -> None:
+    orgs = run.world.orgs
+    for name, other in (("org-a", "org-b"), ("org-b", "org-c"), ("org-c", "org-a")):
+        own = _as_service_account(run.api, orgs[name])
+        core, custom = client.CoreV1Api(own), client.CustomObjectsApi(own)
+        assert core.read_namespaced_secret("operator-wallet", orgs[name].ns).data["privateKey"]
+        ns = orgs[other].ns
+        batch = client.BatchV1Api(own)
+        for call, args in (
+            (core.read_namespaced_secret, ("operator-wallet", ns)),
+            (core.list_namespaced_secret, (ns,)),
+            (core.list_secret_for_all_namespaces, ()),
+            (custom.list_namespaced_custom_object, (GROUP, VERSION, ns, "participants")),
+            (custom.list_namespaced_custom_object, (GROUP, VERSION, ns, "fltasks")),
+            (custom.list_cluster_custom_object, (GROUP, VERSION, "participants")),
+            (batch.list_namespaced_job, (ns,)),
+        ):
+            with pytest.raises(client.ApiException) as refused:
+                call(*args)
+            assert refused.value.status == 403, (name, other, call.__name__)
+        own.close()
+
+
+def _as_service_account(api: client.ApiClient, org: Org) -> client.ApiClient:
+    """A client holding only the organisation's operator ServiceAccount token, as its pod does."""
+    request = client.AuthenticationV1TokenRequest(
+        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=600)
+    )
+    token = client.CoreV1Api(api).create_namespaced_service_account_token(
+        org.release.fullname, org.ns, request
+    )
+    cfg = client.Configuration()
+    cfg.host = api.configuration.host
+    cfg.ssl_ca_cert = api.configuration.ssl_ca_cert
+    cfg.verify_ssl = api.configuration.verify_ssl
+    cfg.api_key = {"authorization": f"Bearer {token.status.token}"}
+    return client.ApiClient(cfg)
+
+
+def test_models_went_through_the_store_with_each_organisations_own_credentials(run: Run) -> None:
+    models = {bytes(e.args["modelHash"]) for e in run.events if e.name == "ProposalSubmitted"}
+    assert models
+    users = {org.s3_user.access_key for org in run.world.orgs.values() if org.s3_user}
+    assert len(users) == len(ORGS)
+    for org in run.world.orgs.values():
+        assert org.s3_user is not None
+        s3 = s3_client(run.s3_endpoint, org.s3_user)
+        for digest in models:
+            key = f"{run.world.prefix}/sha256/{digest.hex()}"
+            assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read(), key
+        for refused, kwargs in (
+            (s3.list_objects_v2, {"Bucket": BUCKET}),
+            (s3.delete_object, {"Bucket": BUCKET, "Key": key}),
+        ):
+            with pytest.raises(ClientError) as denied:
+                refused(**kwargs)
+            assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+@pytest.fixture(scope="module")
+def alliance(
+    api_client: client.ApiClient, kubeconfig: Path, cluster_facts: ClusterFacts
+) -> Iterator[dict[str, Any]]:
+    """Three releases (A's with the dev chain), MinIO, each organisation's Secrets, data and S3 user."""
+    tools = make_tools(kubeconfig)
+    pull = cluster_facts.image_pull_policy
+    with ExitStack() as stack:
+        store_ns = stack.enter_context(namespace_for(api_client, "e2e-store"))
+        namespaces = {name: stack.enter_context(namespace_for(api_client, f"e2e-{name}")) for name in ORGS}
+        orgs = {
+            name: Org(
+                name=name,
+                release=Release(name, namespaces[name], tools),
+                operator_index=OPERATOR_ACCOUNT[name],
+                wallet_indices=[3 + k * PER_ORG + i for i in range(PER_ORG)],
+            )
+            for k, name in enumerate(ORGS)
+        }
+        root = S3Credentials("flalliance-e2e", secrets.token_hex(16))
+        world = World(orgs, tools, store_ns, root, prefix=f"alliance-{secrets.token_hex(3)}")
+        store = yaml.safe_dump_all(_store_manifests(root, pull))
+        tools.run(tools.kubectl_bin, "-n", store_ns, "apply", "-f", "-", stdin=store)
+
+        def teardown() -> None:
+            # C may be down if the test failed mid-way, and the finalizers need every operator.
+            c = orgs["org-c"]
+            c.release.kubectl("scale", f"deploy/{c.release.fullname}", "--replicas=1", check=False)
+            for org in orgs.values():
+                org.release.kubectl(
+                    "delete", "fltasks,participants", "--all", "--wait", "--timeout=120s", check=False
+                )
+            for org in orgs.values():
+                org.release.helm("uninstall", org.release.name, "--wait", "--timeout", "3m", check=False)
+
+        stack.callback(teardown)
+        a = orgs["org-a"]
+        install(a.release, "devChain.enabled=true", f"watchNamespaces={{{a.ns}}}")
+        for name in ("org-b", "org-c"):
+            install(orgs[name].release, f"watchNamespaces={{{orgs[name].ns}}}")
+        addresses = wait_deployer(api_client, a.release)
+        tools.run(tools.kubectl_bin, "-n", store_ns, "rollout", "status", "deploy/minio", "--timeout=180s")
+
+        def forward(ns: str, service: str, port: int) -> int:
+            return stack.enter_context(
+                port_forward(ns, service, port, kubectl=tools.kubectl_bin, kubeconfig=str(kubeconfig))
+            )
+
+        store_port = forward(store_ns, "minio", 9000)
+        s3_endpoint = f"http://127.0.0.1:{store_port}"
+        s3_client(s3_endpoint, root).create_bucket(Bucket=BUCKET)
+        for k, (name, org) in enumerate(orgs.items()):
+            org.s3_user = add_user(
+                f"127.0.0.1:{store_port}", root, f"{name}-s3", task_objects_policy(BUCKET, world.prefix)
+            )
+            _apply(org, _org_objects(org, k, pull))
+        for org in orgs.values():
+            org.release.kubectl("wait", "--for=condition=complete", "job/data", "--timeout=300s")
+        chain_port = forward(a.ns, a.release.devchain, 8545)
+        yield {
+            "api": api_client,
+            "world": world,
+            "chain": ChainClient(f"http://127.0.0.1:{chain_port}"),
+            "factory": addresses["factory"],
+            "chain_id": int(addresses["chain_id"]),
+            "rpc_url": f"http://{a.release.devchain}.{a.ns}.svc:8545",
+            "s3_endpoint": s3_endpoint,
+        }
