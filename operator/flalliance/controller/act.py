@@ -84,7 +84,6 @@ class Actor:
     name: str
     inputs: Inputs
     sent: int = 0
-    created: set[str] = field(default_factory=set)  # the Jobs this pass created (reset by the pass)
     reported: set[str] = field(default_factory=set)
     # Each voter's revealed metric per round, for the round summaries (the chain holds only the verdicts).
     accuracies: dict[int, list[float]] = field(default_factory=dict)
@@ -316,7 +315,6 @@ class Actor:
             now=chain.now,
             behaviour=p.behaviour,
         )
-        self.created.add(manifest["metadata"]["name"])
         if self.kube.create_job(manifest):
             log.info("created Job %s", manifest["metadata"]["name"])
 

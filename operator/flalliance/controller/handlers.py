@@ -6,6 +6,7 @@ Handlers stay a few lines each: all decisions are in `plan`, all I/O in `reconci
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -25,13 +26,12 @@ log = logging.getLogger(__name__)
 _wakers: dict[tuple[str, str], asyncio.Event] = {}
 # Jobs of each task not yet finished, as seen in Job events. A Job that succeeds while others of the task
 # still run allows no decision (a phase moves on when all its submissions are in, or at its deadline, which
-# the daemon's own timer covers), so only the last one to finish, or any failure (a retry to start), wakes
-# the daemon: a wave of Jobs costs one pass however far apart their ends are. (A 5 s wait for the rest of
-# a burst did that only while the node kept up; on a saturated one the Jobs ended seconds apart, a pass
-# each, and requests per task-round grew with the rounds' length.) A Job whose end was never seen (a watch
-# gap) cannot hold a wake back: after each pass the set keeps only the Jobs that pass saw running or
-# created (`TaskReconciler.live_jobs`), and the timer's chain check and safety net run meanwhile.
+# the daemon's own timer covers), so the daemon waits for the rest, up to DEBOUNCE_SECONDS, and one pass
+# handles the whole burst; the last one to finish, or any failure (a retry to start), wakes it at once.
+# The cap bounds the cost of a Job whose end was never seen (a watch gap): one late pass, not a stall.
 _unfinished: dict[tuple[str, str], set[str]] = {}
+_settled: dict[tuple[str, str], asyncio.Event] = {}
+DEBOUNCE_SECONDS = 5.0
 _api: client.ApiClient | None = None
 _test_mode = False
 
@@ -53,6 +53,16 @@ def wake(namespace: str, name: str) -> None:
     event = _wakers.get((namespace, name))
     if event is not None:
         event.set()
+
+
+async def _debounce(key: tuple[str, str]) -> None:
+    """After a wake: wait while the task's other Jobs are still running, at most DEBOUNCE_SECONDS."""
+    if not _unfinished.get(key):
+        return
+    settled = _settled.setdefault(key, asyncio.Event())
+    settled.clear()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(settled.wait(), timeout=DEBOUNCE_SECONDS)
 
 
 @kopf.on.login()
@@ -92,31 +102,25 @@ async def fltask_daemon(name: str, namespace: str | None, stopped: kopf.DaemonSt
     waker = _wakers.setdefault((namespace, name), asyncio.Event())
     try:
         while not stopped:
-            # Cleared before the pass, not after: a Job that ends while the pass runs (the first of a
-            # wave may, while the pass still creates the rest) wakes the next pass at once instead of
-            # waiting for the timer.
-            waker.clear()
             delay = await asyncio.to_thread(reconciler.reconcile)
             if delay == STOP:
                 return
-            _forget_settled((namespace, name), reconciler.live_jobs)
             while not stopped:
+                waker.clear()
                 try:
                     await asyncio.wait_for(waker.wait(), timeout=delay)
                 except TimeoutError:
                     # The timer, not an event: pass only if the chain moved (one cheap read decides).
                     if delay > 0 and not await asyncio.to_thread(reconciler.needs_pass):
                         continue
+                    break
+                # Woken by an event: if more Jobs of the burst are about to finish, let one pass see them.
+                await _debounce((namespace, name))
                 break
     finally:
         _wakers.pop((namespace, name), None)
         _unfinished.pop((namespace, name), None)
-
-
-def _forget_settled(key: tuple[str, str], live: set[str] | None) -> None:
-    """Keep only the Jobs the last pass saw running or created (on the event loop's thread)."""
-    if live is not None and key in _unfinished:
-        _unfinished[key] &= live
+        _settled.pop((namespace, name), None)
 
 
 @kopf.on.delete(GROUP, VERSION, "fltasks")
@@ -167,10 +171,11 @@ async def _job_event(body: kopf.Body, type: str | None, **_: Any) -> None:
         running.discard(meta["name"])
     else:
         running.add(meta["name"])
+    if (failed or not running) and key in _settled:
+        _settled[key].set()
     if finished or failed:
         _count_job(body, failed)
-        if failed or not running:
-            wake(*key)
+        wake(*key)
 
 
 _counted: set[str] = set()

@@ -40,7 +40,7 @@ from flalliance.controller.observe import Inputs, chain_reason
 from flalliance.controller.plan import plan
 from flalliance.controller.status import Problem
 from flalliance.controller.status_writer import StatusWriter
-from flalliance.controller.views import ChainView, JobState, TaskView
+from flalliance.controller.views import ChainView, TaskView
 
 log = logging.getLogger(__name__)
 
@@ -59,23 +59,14 @@ class TaskReconciler:
     # The safety net under the cheap check: a full pass at least this often even when nothing moved.
     # Every change that needs a decision wakes the task (Job and Participant events, the chain's phase
     # or deadline in `needs_pass`); at 5 s, a task waiting out a long training phase cost ~19 API
-    # requests a minute for nothing (100 tasks: 1,900 a minute). `full_pass_every` holds while the last
-    # pass found something no event announces the cure of (a problem, an unusable Participant: a Secret
-    # or claim created later); otherwise the net stretches to a quarter of what is left of the phase, up
-    # to `full_pass_every_max`, so a healthy task's passes per round stay bounded however long its phases
-    # run (at a fixed 30 s, a saturated operator's requests per task-round grew with the rounds' length).
+    # requests a minute for nothing (100 tasks: 1,900 a minute).
     full_pass_every: float = 30.0
-    full_pass_every_max: float = 300.0
     test_mode: bool = False
     _config: TaskConfig | None = None
     _failures: int = 0
     # What the last full pass saw of the chain, for the cheap check between passes (`needs_pass`).
     _watch: tuple[TaskClient, tuple[Any, ...], int] | None = None
     _full_at: float = 0.0
-    _net: float = 30.0  # seconds of the safety net after the last pass (see `full_pass_every`)
-    # The Jobs that may still be running after the last pass (listed as active, or created by it); None
-    # before a pass listed them. The handlers drop any other Job from their not-yet-finished set.
-    live_jobs: set[str] | None = None
     inputs: Inputs = field(init=False)
     actor: Actor = field(init=False)
     status: StatusWriter = field(init=False)
@@ -94,7 +85,7 @@ class TaskReconciler:
         stuck). Otherwise no: a pass at 50 participants costs about a second of CPU, and local Jobs
         finishing wake the task through their own events. One JSON-RPC batch.
         """
-        if self._watch is None or time.monotonic() - self._full_at >= self._net:
+        if self._watch is None or time.monotonic() - self._full_at >= self.full_pass_every:
             return True
         task, seen, deadline = self._watch
         try:
@@ -179,7 +170,6 @@ class TaskReconciler:
         )
         creating = False
         self.actor.sent = 0
-        self.actor.created = set()
         unfinished = False  # the step loop ran out while transactions were still opening new steps
         # Transactions often open the next step at once (reveals -> finalize -> next round -> new Jobs):
         # re-read only the chain and plan again within this pass, up to a few steps, while nothing but
@@ -241,11 +231,6 @@ class TaskReconciler:
             self.status.write_participants(chain, participants)
         metrics.RECONCILE_SECONDS.labels("status").observe(time.monotonic() - acted)
         self._full_at = time.monotonic()
-        self.live_jobs = {j.name for j in jobs if j.state == JobState.ACTIVE} | self.actor.created
-        healthy = not problems and all(p.view.usable for p in participants)
-        self._net = safety_net_seconds(
-            healthy, chain, least=self.full_pass_every, most=self.full_pass_every_max
-        )
         self._watch = (
             None if chain is None or task is None else (task, _fingerprint(chain), chain.phase_deadline)
         )
@@ -274,18 +259,6 @@ def logic_mismatch(config: TaskConfig, logic_hash: str | None, *, attached: str 
         f"spec.trainingLogic hashes to {logic_hash}, but {where} fixes {config.training_logic_hash}: "
         "this organisation's copy of the training logic is not the task's; no participant joins",
     )
-
-
-def safety_net_seconds(healthy: bool, chain: ChainView | None, *, least: float, most: float) -> float:
-    """Seconds until the next full pass when no event or chain change calls for one.
-
-    `least` while something is wrong that no event announces the cure of, or with no phase deadline to
-    go by; else a quarter of what is left of the phase (so at least four looks per phase, the last ones
-    closer together), between `least` and `most`.
-    """
-    if not healthy or chain is None or chain.phase_deadline <= chain.now:
-        return least
-    return min(most, max(least, (chain.phase_deadline - chain.now) / 4))
 
 
 def _fingerprint(chain: ChainView) -> tuple[Any, ...]:

@@ -1,8 +1,9 @@
-"""When Job events wake a task's daemon: once per wave of Jobs (the last to end), or at once on a failure."""
+"""When Job events wake a task's daemon, and how long it lets a burst of finishing Jobs settle."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -33,63 +34,69 @@ async def _event(body: dict[str, Any], type: str = "MODIFIED") -> None:
 @pytest.fixture(autouse=True)
 def _clean() -> Any:
     yield
-    for table in (handlers._wakers, handlers._unfinished):
+    for table in (handlers._wakers, handlers._unfinished, handlers._settled):
         table.clear()
 
 
-def _run(*steps: tuple[dict[str, Any], str] | set[str]) -> list[bool]:
-    """Play Job events (or, for a set, a pass that saw those Jobs live); whether the daemon is woken after
-    each step."""
-
-    async def scenario() -> list[bool]:
+def test_the_last_job_of_a_burst_wakes_without_waiting() -> None:
+    async def scenario() -> tuple[bool, bool, float]:
         waker = handlers._wakers.setdefault((NS, TASK), asyncio.Event())
-        woken = []
-        for step in steps:
-            if isinstance(step, set):
-                handlers._forget_settled((NS, TASK), step)
-            else:
-                await _event(*step)
-            woken.append(waker.is_set())
-        return woken
+        await _event(_job("a"), "ADDED")
+        await _event(_job("b"), "ADDED")
+        await _event(_job("a", succeeded=True))
+        woken_by_first = waker.is_set()
+        started = time.monotonic()
 
-    return asyncio.run(scenario())
+        async def finish_b() -> None:
+            await asyncio.sleep(0.05)
+            await _event(_job("b", succeeded=True))
 
+        finisher = asyncio.create_task(finish_b())
+        await handlers._debounce((NS, TASK))  # returns when b finishes, well before DEBOUNCE_SECONDS
+        await finisher
+        return woken_by_first, not handlers._unfinished[(NS, TASK)], time.monotonic() - started
 
-def test_only_the_last_job_of_a_wave_wakes() -> None:
-    woken = _run(
-        (_job("a"), "ADDED"),
-        (_job("b"), "ADDED"),
-        (_job("a", succeeded=True), "MODIFIED"),
-        (_job("b", succeeded=True), "MODIFIED"),
-    )
-    assert woken == [False, False, False, True]
+    woken, all_done, waited = asyncio.run(scenario())
+    assert woken and all_done
+    assert 0.04 <= waited < handlers.DEBOUNCE_SECONDS / 2
 
 
-def test_a_failure_wakes_at_once() -> None:
-    woken = _run((_job("a"), "ADDED"), (_job("b"), "ADDED"), (_job("a", failed=True), "MODIFIED"))
-    assert woken == [False, False, True]
+def test_no_wait_when_nothing_else_runs() -> None:
+    async def scenario() -> float:
+        await _event(_job("a"), "ADDED")
+        await _event(_job("a", succeeded=True))
+        started = time.monotonic()
+        await handlers._debounce((NS, TASK))
+        return time.monotonic() - started
+
+    assert asyncio.run(scenario()) < 0.01
+
+
+def test_a_failure_ends_the_wait_at_once() -> None:
+    async def scenario() -> float:
+        waker = handlers._wakers.setdefault((NS, TASK), asyncio.Event())
+        await _event(_job("a"), "ADDED")
+        await _event(_job("b"), "ADDED")
+        started = time.monotonic()
+
+        async def fail_a() -> None:
+            await asyncio.sleep(0.05)
+            await _event(_job("a", failed=True))
+
+        failer = asyncio.create_task(fail_a())
+        await handlers._debounce((NS, TASK))
+        await failer
+        assert waker.is_set()
+        return time.monotonic() - started
+
+    assert asyncio.run(scenario()) < handlers.DEBOUNCE_SECONDS / 2
 
 
 def test_progress_events_do_not_wake() -> None:
-    assert _run((_job("a"), "ADDED"), (_job("a"), "MODIFIED")) == [False, False]
+    async def scenario() -> bool:
+        waker = handlers._wakers.setdefault((NS, TASK), asyncio.Event())
+        await _event(_job("a"), "ADDED")
+        await _event(_job("a"))  # a pod started: no decision to make
+        return waker.is_set()
 
-
-def test_a_job_whose_end_was_never_seen_holds_no_wake_after_a_pass() -> None:
-    """`a` ended in a watch gap: the next pass saw only `b` live, so `b`'s end is the wave's last."""
-    woken = _run(
-        (_job("a"), "ADDED"),
-        (_job("b"), "ADDED"),
-        {"b"},
-        (_job("b", succeeded=True), "MODIFIED"),
-    )
-    assert woken == [False, False, False, True]
-
-
-def test_a_deleted_job_no_longer_counts_as_running() -> None:
-    woken = _run(
-        (_job("a"), "ADDED"),
-        (_job("b"), "ADDED"),
-        (_job("a"), "DELETED"),
-        (_job("b", succeeded=True), "MODIFIED"),
-    )
-    assert woken == [False, False, False, True]
+    assert asyncio.run(scenario()) is False
