@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import urllib3
 import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
@@ -95,6 +96,7 @@ class FastKubelet:
                     self.namespace,
                     resource_version=resource_version,
                     timeout_seconds=30,
+                    _request_timeout=60,  # a connection that hangs (seen once: no reply) is dropped
                 ):
                     job = event["object"]
                     resource_version = job.metadata.resource_version
@@ -102,7 +104,8 @@ class FastKubelet:
                         self.arrived.put(job)
                     if self.stopping.is_set():
                         break
-            except ApiException:  # 410 Gone, or 504 while the watch cache catches up: list afresh
+            except (ApiException, urllib3.exceptions.HTTPError):
+                # 410 Gone, 504 while the watch cache catches up, or a hung connection timed out: list afresh
                 resource_version = ""  # (the list's ADDED events for known Jobs are skipped in step)
                 time.sleep(0.2)
             except Exception:
