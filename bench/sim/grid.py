@@ -31,7 +31,8 @@ from common import SETUPS, machine, malicious, write
 from emulator import RunResult, federation, run, run_flower
 
 from flalliance.fl.attacks import ATTACKS
-from flalliance.sim.config import SimConfig
+from flalliance.fl.spec import ValidationSpec
+from flalliance.sim.config import SimConfig, build_spec
 
 FLOWER = ("fedmedian", "fedtrimmedavg", "krum", "multikrum", "bulyan")
 ROUNDS = {"digits": 60, "fashion_mnist": 30}  # Fashion-MNIST: 30 rounds so the grid fits two cores
@@ -90,10 +91,29 @@ def _systems(with_flower: bool) -> list[str]:
     return ["protocol", *(f"flower-{s}" for s in FLOWER if with_flower)]
 
 
-def _run(cfg: SimConfig, fed: Any, system: str) -> RunResult:
+def _run(cfg: SimConfig, fed: Any, system: str, validation: dict[str, Any] | None = None) -> RunResult:
     if system.startswith("flower-"):
         return run_flower(cfg, fed, system.removeprefix("flower-"))
-    return run(cfg, fed, "protocol")
+    if not validation:
+        return run(cfg, fed, "protocol")
+    spec = build_spec(cfg)
+    spec = spec.model_copy(update={"validation": spec.validation.model_copy(update=validation)})
+    return run(cfg, fed, "protocol", spec=spec)
+
+
+def _overrides(items: list[str]) -> dict[str, Any]:
+    """``--validation round_gain_margin=0.075``: a trial of other limits than the defaults (recorded)."""
+    fields = ValidationSpec.model_fields
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if key not in fields or not value:
+            raise SystemExit(
+                f"--validation {item!r}: expected FIELD=NUMBER with FIELD one of {sorted(fields)}"
+            )
+        out[key] = float(value)
+    checked = ValidationSpec(**out)  # the spec's own bounds name a bad value
+    return checked.model_dump(include=set(out))
 
 
 def main() -> None:
@@ -104,6 +124,13 @@ def main() -> None:
     parser.add_argument("--attacks", nargs="+", default=list(ATTACKS))
     parser.add_argument("--rounds", type=int, default=None, help="override the per-dataset rounds")
     parser.add_argument("--no-flower", action="store_true", help="the protocol only")
+    parser.add_argument(
+        "--validation",
+        nargs="*",
+        default=[],
+        metavar="FIELD=NUMBER",
+        help="override ValidationSpec fields for the protocol (a trial; recorded in the JSON)",
+    )
     parser.add_argument(
         "--out", default=None, help="default: sim-grid.json, or sim-grid-<dataset>.json for one"
     )
@@ -116,6 +143,7 @@ def main() -> None:
         flwr_version: str | None = flwr.__version__
     except ImportError:
         flwr_version = None
+    validation = _overrides(args.validation)
     with_flower = flwr_version is not None and not args.no_flower
     if flwr_version is None and not args.no_flower:
         print("flwr is not installed (make bench-venv): running the protocol only", flush=True)
@@ -128,6 +156,7 @@ def main() -> None:
         "seeds": args.seeds,
         "shares": args.shares,
         "attacks": args.attacks,
+        "validation_overrides": validation,
         "datasets": {},
     }
     started = time.perf_counter()
@@ -145,7 +174,7 @@ def main() -> None:
             fed = federation(base)
             clean: dict[str, float] = {}
             for system in systems:
-                res = _run(base, fed, system)
+                res = _run(base, fed, system, validation)
                 clean[system] = res.accuracy[-1]
                 per_seed.setdefault("clean", {}).setdefault(system, []).append(
                     _cell(res, set(), res.accuracy[-1])
@@ -156,7 +185,7 @@ def main() -> None:
                     key = f"{attack}@{round(share * 100)}"
                     for system in systems:
                         t0 = time.perf_counter()
-                        cell = _cell(_run(cfg, fed, system), set(cfg.malicious), clean[system])
+                        cell = _cell(_run(cfg, fed, system, validation), set(cfg.malicious), clean[system])
                         cell["seconds"] = round(time.perf_counter() - t0, 2)
                         per_seed.setdefault(key, {}).setdefault(system, []).append(cell)
                         print(f"{name} seed {seed} {key} {system}: {_line(cell)}", flush=True)
