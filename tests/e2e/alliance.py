@@ -51,6 +51,10 @@ class World:
     prefix: str
     log: list[str] = field(default_factory=list)
 
+    def owner_of(self) -> dict[str, str]:
+        """Each organisation's addresses (operator key and wallets, lower case) -> its name."""
+        return {address: org.name for org in self.orgs.values() for address in org.addresses}
+
 
 # --------------------------------------------------------------------------------------------------------
 # The S3 store: MinIO in a namespace of its own, one user per organisation.

@@ -110,25 +110,27 @@ class Run:
     round_started: dict[int, float] = field(default_factory=dict)  # seconds from the FLTask's creation
 
 
-def _drive(api: client.ApiClient, world: World, setup: dict[str, Any], chain: ChainClient) -> Run:
+def _drive(
+    api: client.ApiClient, world: World, setup: dict[str, Any], chain: ChainClient, clock: BlockClock
+) -> Run:
     orgs = world.orgs
     a, c = orgs["org-a"], orgs["org-c"]
     start_block = chain.block_number()
     start = time.monotonic()
 
     def dump() -> str:
-        return _dump(api, world)
+        return f"{_dump(api, world)}\nblock clock errors: {clock.errors[-3:]}"
 
-    def taskfltask(org: Org, attach: str = "") -> dict[str, Any]:
+    def task_spec(attach: str = "") -> dict[str, Any]:
         return fltask(world, setup["factory"], setup["chain_id"], setup["rpc_url"], attach)
 
-    _apply(a, [taskfltask(a), *participants()])
+    _apply(a, [task_spec(), *participants()])
     address = wait_until(
         lambda: _status(api, a).get("contractAddress"), 180, "A's task contract", interval=1.0, explain=dump
     )
     world.log.append(f"A created the task at {address} after {time.monotonic() - start:.1f} s")
     for name in ("org-b", "org-c"):  # they learn the address from A, out of band
-        _apply(orgs[name], [taskfltask(orgs[name], attach=address), *participants()])
+        _apply(orgs[name], [task_spec(attach=address), *participants()])
     task = TaskClient(chain, address)
     rounds: dict[int, float] = {}
 
@@ -173,8 +175,8 @@ def _drive(api: client.ApiClient, world: World, setup: dict[str, Any], chain: Ch
 @pytest.fixture(scope="module")
 def run(alliance: dict[str, Any]) -> Run:
     chain: ChainClient = alliance["chain"]
-    with BlockClock(chain.rpc_url):
-        return _drive(alliance["api"], alliance["world"], alliance, chain)
+    with BlockClock(chain.rpc_url) as clock:
+        return _drive(alliance["api"], alliance["world"], alliance, chain, clock)
 
 
 def test_the_task_completes_in_every_organisation(run: Run) -> None:
@@ -188,7 +190,7 @@ def test_the_task_completes_in_every_organisation(run: Run) -> None:
 
 
 def test_every_transaction_was_signed_by_one_organisations_own_key(run: Run) -> None:
-    owner = {address: org.name for org in run.world.orgs.values() for address in org.addresses}
+    owner = run.world.owner_of()
     signed: dict[str, set[str]] = {name: set() for name in ORGS}
     for block, sender in run.tx_from:
         assert sender in owner, f"block {block}: a transaction from {sender}, a key no organisation holds"
@@ -197,28 +199,19 @@ def test_every_transaction_was_signed_by_one_organisations_own_key(run: Run) -> 
             assert owner[sender] != "org-c", f"block {block}: {sender} (org-c) sent while C was down"
     assert all(signed.values()), signed
     assert run.down[1] > run.down[0], run.down
+    counts = [owner[sender] for _, sender in run.tx_from]
+    print("\ntransactions signed: " + ", ".join(f"{name} {counts.count(name)}" for name in ORGS))
 
 
 def test_only_the_absent_organisations_participants_are_slashed_as_absent(run: Run) -> None:
-    owner = {
-        dev_account(w).address.lower(): org.name
-        for org in run.world.orgs.values()
-        for w in org.wallet_indices
-    }
+    owner = run.world.owner_of()
     absent = [
         owner.get(str(e.args["account"]).lower(), "?")
         for e in run.events
         if e.name == "Slashed" and int(e.args["reason"]) == SlashReason.ABSENT
     ]
     assert set(absent) == {"org-c"}, absent
-    signed = _tx_owners(run)
-    counts = ", ".join(f"{name} {signed.count(name)}" for name in ORGS)
-    print(f"\nslashed as absent: {len(absent)} times, all org-c's; transactions signed: {counts}")
-
-
-def _tx_owners(run: Run) -> list[str]:
-    owner = {address: org.name for org in run.world.orgs.values() for address in org.addresses}
-    return [owner.get(sender, "?") for _, sender in run.tx_from]
+    print(f"\nslashed as absent: {len(absent)} times, all org-c's")
 
 
 def test_each_organisations_service_account_stops_at_its_namespace(run: Run) -> None:
