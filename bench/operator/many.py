@@ -31,7 +31,16 @@ from typing import Any
 from kubernetes import client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import GROUP, REPO, VERSION, Bench, FastKubelet, OperatorProcess, control_plane
+from run import (
+    GROUP,
+    REPO,
+    VERSION,
+    Bench,
+    FastKubelet,
+    OperatorProcess,
+    control_plane,
+    request_kinds,
+)
 
 from flalliance.chain.devchain import Anvil
 from flalliance.chain.task import TaskClient
@@ -47,6 +56,8 @@ class Sample:
     rss_mib: float
     requests: float
     finalized: int  # task-rounds finalized so far, over every task
+    by_kind: dict[str, float]  # the requests by `verb resource`
+    passes: float  # reconcile passes so far, over every task
 
 
 def _cpu_s(pid: int) -> float:
@@ -108,8 +119,19 @@ def _run(
                 if finalized.get(name, 0) < rounds:
                     finalized[name] = clients[name].state().finalized_rounds
             now = time.monotonic()
+            scraped = operator.metrics()
+            by_kind = request_kinds(scraped)
+            passes = sum(v for k, v in scraped.items() if k.startswith("flalliance_reconciles_total{"))
             samples.append(
-                Sample(now, _cpu_s(pid), _rss_mib(pid), operator.api_requests(), sum(finalized.values()))
+                Sample(
+                    now,
+                    _cpu_s(pid),
+                    _rss_mib(pid),
+                    sum(by_kind.values()),
+                    sum(finalized.values()),
+                    by_kind,
+                    passes,
+                )
             )
             if steady_from is None and len(finalized) == tasks and min(finalized.values()) >= 1:
                 steady_from = now  # every task past its pioneer round: the operator's steady state
@@ -131,6 +153,14 @@ def _run(
             if b.finalized > a.finalized
             else None
         )
+
+    def kinds_per_round(a: Sample, b: Sample) -> dict[str, float]:
+        """Each kind's requests per task-round between two samples: which of them grow."""
+        rounds_between = max(1, b.finalized - a.finalized)
+        return {
+            k: round((b.by_kind.get(k, 0.0) - a.by_kind.get(k, 0.0)) / rounds_between, 1)
+            for k in sorted(b.by_kind)
+        }
 
     slices = []
     for a in steady:
@@ -154,6 +184,14 @@ def _run(
         "api_requests_per_task_round_first_half": per_round(first, middle),
         "api_requests_per_task_round_second_half": per_round(middle, last),
         "api_requests_per_task_round_whole_run": per_round(samples[0], last),
+        "api_requests_per_task_round_by_kind_first_half": kinds_per_round(first, middle),
+        "api_requests_per_task_round_by_kind_second_half": kinds_per_round(middle, last),
+        "passes_per_task_round_first_half": round(
+            (middle.passes - first.passes) / max(1, middle.finalized - first.finalized), 1
+        ),
+        "passes_per_task_round_second_half": round(
+            (last.passes - middle.passes) / max(1, last.finalized - middle.finalized), 1
+        ),
         # The rate, not the count per round: on a saturated machine rounds last longer and the idle
         # safety-net passes of a waiting task add to a round's count without adding work.
         "api_requests_per_task_minute_steady": round(

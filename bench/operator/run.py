@@ -231,7 +231,10 @@ class OperatorProcess:
         return out
 
     def api_requests(self) -> float:
-        return self.metrics().get("flalliance_kube_requests_total", 0.0)
+        return sum(self.api_requests_by_kind().values())
+
+    def api_requests_by_kind(self) -> dict[str, float]:
+        return request_kinds(self.metrics())
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -241,6 +244,18 @@ class OperatorProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def request_kinds(metrics: dict[str, float]) -> dict[str, float]:
+    """The operator's API requests so far by `verb resource` (e.g. `list jobs`), from a scrape."""
+    out = {}
+    for key, value in metrics.items():
+        if key.startswith("flalliance_kube_requests_total{"):
+            labels = dict(
+                part.split("=", 1) for part in key[key.index("{") + 1 : -1].replace('"', "").split(",")
+            )
+            out[f"{labels['verb']} {labels['resource']}"] = value
+    return out
 
 
 @contextmanager

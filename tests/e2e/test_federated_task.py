@@ -215,6 +215,7 @@ def test_every_advertised_metric_is_updated(run: Run) -> None:
         "flalliance_task_round",
         "flalliance_chain_tx_seconds_count",
         "flalliance_reconcile_stage_seconds_count",
+        "flalliance_kube_requests_total",
     ):
         assert sum(_samples(run.metrics, name).values()) > 0, name
 

@@ -41,7 +41,11 @@ RECONCILE_SECONDS = Histogram(
     ["stage"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-API_REQUESTS = Counter("flalliance_kube_requests_total", "Kubernetes API requests made by the reconciler")
+API_REQUESTS = Counter(
+    "flalliance_kube_requests_total",
+    "Kubernetes API requests made by the reconciler, by verb and resource",
+    ["verb", "resource"],
+)
 
 
 def serve(port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104 - scraped from inside the cluster
