@@ -40,6 +40,17 @@ def test_running_task_status_reflects_the_chain() -> None:
     assert status.message == "round 2/5: Committing"
 
 
+def test_a_pass_that_finds_the_task_as_it_was_changes_nothing_in_its_status() -> None:
+    """Only the chain's clock moved: the status must be equal, so the pass writes nothing (the chain time
+    in a condition's message made every pass a status write)."""
+    first = task_status(
+        FLTaskStatus(), generation=3, chain=VIEW, training_logic_hash=None, rounds=[], now="t"
+    )
+    later = VIEW.model_copy(update={"now": VIEW.now + 120})
+    again = task_status(first, generation=3, chain=later, training_logic_hash=None, rounds=[], now="t2")
+    assert again.to_k8s() == first.to_k8s()
+
+
 def test_problems_become_false_conditions_and_unready() -> None:
     problem = Problem("ChainReachable", "RpcUnreachable", "connection refused to http://x:8545")
     status = task_status(
