@@ -1,8 +1,12 @@
 """Observe: what one reconcile pass reads besides the chain view — keys, clients, Participants, logic.
 
-Secrets and PVCs change rarely, so they are cached (re-reading them every pass would cost two requests per
-participant): what was found for `hit_seconds`, what was missing or invalid for `cache_seconds`, so that a
-Secret or claim created late is picked up soon while the ones in use cost no steady stream of reads.
+Secrets, PVCs and the training-logic ConfigMap change rarely, so they are cached (re-reading them every
+pass would cost two requests per participant): what was missing or invalid for `cache_seconds`, so that a
+Secret or claim created late is picked up soon; what was found for `hit_seconds`; and what a joined
+participant uses (its wallet, bound to its on-chain seat, and its claim) until a Job of the task fails or
+the participant's spec changes. A cache that expires by the clock costs requests in proportion to a round's
+length, not its work: with 100 tasks on one operator, rounds that last four minutes re-read every wallet
+and claim about once a round (bench/operator/many.py).
 Chain clients are kept per (RPC, chain id, account), so each account keeps one nonce tracker. Nothing here
 decides: problems are collected for the status, and `plan` decides.
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
@@ -21,7 +26,7 @@ from pydantic import ValidationError
 
 from flalliance.api.base import field_errors, fml_to_wei
 from flalliance.api.fltask import FLTaskSpec
-from flalliance.api.participant import ParticipantSpec, ParticipantStatus
+from flalliance.api.participant import ParticipantPhase, ParticipantSpec, ParticipantStatus
 from flalliance.chain.client import ChainClient
 from flalliance.chain.errors import ChainError
 from flalliance.controller.kube import Kube, KubeProblem
@@ -64,27 +69,37 @@ class Inputs:
     name: str
     test_mode: bool = False
     cache_seconds: float = 30.0
-    # A found wallet Secret or claim is re-read this often: at 30 s, re-reading them was 400 requests every
-    # 30 s at 200 participants (four times a round's own), and the bulk of a 100-task operator's requests
-    # per task-round as rounds slowed (bench/operator). A wallet's key is bound to its on-chain seat once
-    # joined, so a later edit of it changes nothing the task can use.
+    # A found Secret, claim or ConfigMap not pinned by a joined participant is re-read this often: at 30 s,
+    # re-reading them was 400 requests every 30 s at 200 participants (four times a round's own).
     hit_seconds: float = 300.0
     _cache: dict[tuple[str, ...], tuple[float, Any]] = field(default_factory=dict)
+    _failed_jobs: set[str] = field(default_factory=set)  # failed Jobs already answered by `recheck_after`
     _clients: dict[tuple[str, int, str], ChainClient] = field(default_factory=dict)
     _ignored: set[tuple[str, str]] = field(default_factory=set)  # test annotations already reported
 
-    def cached(self, key: tuple[str, ...], load: Any) -> Any:
+    def cached(self, key: tuple[str, ...], load: Any, keep: Callable[[Any], bool] | None = None) -> Any:
+        """The cached value of `key`, loaded again once expired; a found value that `keep` accepts does not
+        expire (it is dropped by `recheck_after` instead)."""
         hit = self._cache.get(key)
         now = time.monotonic()
-        if hit is not None and hit[0] > now:
+        if hit is not None and (hit[0] > now or (keep is not None and _found(hit[1]) and keep(hit[1]))):
             return hit[1]
         value = load()
-        missing = value is False or value is None or isinstance(value, Exception)
-        self._cache[key] = (now + (self.cache_seconds if missing else self.hit_seconds), value)
+        self._cache[key] = (now + (self.hit_seconds if _found(value) else self.cache_seconds), value)
         return value
 
-    def account(self, ref: Any, what: str) -> LocalAccount:
-        """The account of a key Secret (cached); raises KubeProblem/ValueError like the read itself."""
+    def recheck_after(self, failed_jobs: Iterable[str]) -> None:
+        """Read every Secret, claim and ConfigMap again in the next pass once a Job of the task has failed:
+        a deleted claim or ConfigMap, or an edited Secret, shows up as a failing worker first."""
+        fresh = set(failed_jobs) - self._failed_jobs
+        if fresh:
+            self._failed_jobs |= fresh
+            self._cache.clear()
+
+    def account(self, ref: Any, what: str, bound_to: str | None = None) -> LocalAccount:
+        """The account of a key Secret (cached); raises KubeProblem/ValueError like the read itself.
+        `bound_to`: the address of the participant's joined seat, if any: its account is kept while it
+        holds that address (a key edited after joining could not sign for the seat anyway)."""
 
         def load() -> Any:
             try:
@@ -92,7 +107,10 @@ class Inputs:
             except (KubeProblem, ValueError) as exc:
                 return exc
 
-        value = self.cached(("secret", ref.name, ref.key), load)
+        def bound(value: Any) -> bool:
+            return bound_to is not None and value.address.lower() == bound_to.lower()
+
+        value = self.cached(("secret", ref.name, ref.key), load, bound)
         if isinstance(value, Exception):
             raise value
         account: LocalAccount = value
@@ -131,7 +149,8 @@ class Inputs:
         The operator never opens the artifact store (a `file://` store may be a PVC only the task's pods
         can mount): it writes the canonical JSON into `<task>-training-logic`, owned by the FLTask, and the
         workers mount it and put it into the store themselves (see `training_logic`). The ConfigMap is
-        checked at most every `cache_seconds`, so a deleted or edited one is restored:
+        checked at most every `hit_seconds` (`cache_seconds` after a failed attempt) and in the pass after
+        a Job of the task fails, so a deleted or edited one is restored:
 
         - missing: created;
         - made by the operator for a task of this name (its labels) but with other content or another
@@ -176,7 +195,7 @@ class Inputs:
         if problem is not None:
             problems.append(problem)
             return None
-        self._cache[key] = (time.monotonic() + self.cache_seconds, True)
+        self._cache[key] = (time.monotonic() + self.hit_seconds, True)
         return published.digest
 
     def _publish(self, obj: dict[str, Any], desired: dict[str, Any], digest: str) -> Problem | None:
@@ -231,15 +250,26 @@ class Inputs:
                 continue
             stake = fml_to_wei(pspec.stake)
             account, problem = None, None
+            # Joined (the chain has a seat at the address this status records): its wallet and claim are
+            # in use, and kept until a Job fails (`recheck_after`) or the spec changes (a new cache key).
+            joined = status.phase in (ParticipantPhase.JOINED, ParticipantPhase.WITHDRAWN) and bool(
+                status.address
+            )
             try:
-                account = self.account(pspec.wallet_secret, "spec.walletSecret")
+                account = self.account(
+                    pspec.wallet_secret, "spec.walletSecret", status.address if joined else None
+                )
             except KubeProblem as exc:
                 problem = exc.message
             except ValueError:
                 problem = f"spec.walletSecret: Secret {pspec.wallet_secret.name} holds no valid private key"
             claim = pspec.dataset.persistent_volume_claim
             exists = (
-                self.cached(("pvc", claim), lambda c=claim: self.kube.pvc_exists(self.namespace, c))
+                self.cached(
+                    ("pvc", claim),
+                    lambda c=claim: self.kube.pvc_exists(self.namespace, c),
+                    (lambda _: True) if joined else None,
+                )
                 if claim
                 else True
             )
@@ -285,6 +315,10 @@ class Inputs:
 
 _SHARED: dict[tuple[str, int, str], ChainClient] = {}
 _SHARED_LOCK = threading.Lock()
+
+
+def _found(value: Any) -> bool:
+    return not (value is False or value is None or isinstance(value, Exception))
 
 
 def shared_client(rpc_url: str, chain_id: int, account: LocalAccount | None) -> ChainClient:

@@ -40,7 +40,7 @@ from flalliance.controller.observe import Inputs, chain_reason
 from flalliance.controller.plan import plan
 from flalliance.controller.status import Problem
 from flalliance.controller.status_writer import StatusWriter
-from flalliance.controller.views import ChainView, TaskView
+from flalliance.controller.views import ChainView, JobState, TaskView
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +158,7 @@ class TaskReconciler:
         # the plan acts on the current round's Jobs; the next round's may be created within this pass
         rounds = None if chain is None else (chain.round, chain.round + 1)
         jobs = self.kube.list_jobs(self.namespace, self.name, rounds)
+        self.inputs.recheck_after(j.name for j in jobs if j.state == JobState.FAILED)
         observed = time.monotonic()
         metrics.RECONCILE_SECONDS.labels("observe").observe(observed - pass_started)
         task_view = TaskView(
