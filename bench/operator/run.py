@@ -153,6 +153,9 @@ class FastKubelet:
                 from eth_account import Account
 
                 self.clients[key] = ChainClient(self.rpc_url, Account.from_key(key), chain_id=self.chain_id)
+                # A worker pod is a new process: it reads its wallet's nonce when it starts (the operator
+                # reveals with the same wallet in between).
+                self.clients[key].nonce_from_chain = True
         task = TaskClient(self.clients[key], env["FLALLIANCE_TASK"])
         model = secrets.token_bytes(32)
         if kind == "pioneer":

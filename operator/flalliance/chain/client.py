@@ -73,6 +73,10 @@ MAX_REPLACEMENTS = 5
 # safe across threads: web3's HTTP sessions are cached per thread and a JSON-RPC batch is a context
 # variable; signing, nonces and fees stay per ChainClient.
 _WEB3S: dict[tuple[str, float], Web3] = {}
+# The fee market per RPC: every account on a node pays the same base fee and tip, so one read serves them
+# all for FEE_CACHE_SECONDS (per client, the operator's 200 participant accounts each read it again —
+# two requests — before nearly every reveal, each used once a round or less).
+_FEES: dict[str, tuple[float, dict[str, int]]] = {}
 _CONTRACTS: OrderedDict[tuple[int, str, str], Contract] = OrderedDict()
 CONTRACT_CACHE_SIZE = 512
 _SHARE_LOCK = threading.Lock()
@@ -175,8 +179,10 @@ class ChainClient:
         self.chain_id: int = actual
         self._lock = threading.Lock()
         self._nonces = NonceTracker(self._fetch_nonce)
-        self._fees: dict[str, int] | None = None
-        self._fees_at = 0.0
+        # Set when another process also signs with this account (a participant's wallet: its worker pods
+        # propose and commit): the nonce is read from the chain before each transaction. A remembered one
+        # is then nearly always stale, and each send costs "nonce too low", a lookup, a resync and a resend.
+        self.nonce_from_chain = False
 
     def __repr__(self) -> str:  # never the key
         return f"ChainClient({self.rpc_url!r}, address={self.address}, chain_id={self.chain_id})"
@@ -306,7 +312,8 @@ class ChainClient:
         for _attempt in range(MAX_SEND_ATTEMPTS):
             fees = self._fee_params()
             with self._lock:
-                nonce = self._nonces.reserve()
+                fresh_nonce = self.nonce_from_chain and _attempt == 0
+                nonce = self._nonces.resync() if fresh_nonce else self._nonces.reserve()
                 fields: TxParams = {
                     **params,
                     "gas": gas,
@@ -332,7 +339,7 @@ class ChainClient:
                         last_problem = message
                         continue
                     if "base fee" in lowered or "underpriced" in lowered or "fee cap" in lowered:
-                        self._fees = None
+                        self.set_fees(None)
                         last_problem = message
                         continue
                     raise ChainError(f"{label}: the node rejected the transaction: {message}") from None
@@ -407,7 +414,7 @@ class ChainClient:
 
     def _replace(self, account: LocalAccount, tx: TxParams, label: str) -> tuple[str, TxParams] | None:
         """Re-sign ``tx`` with the same nonce and fees raised by 12.5% (at least the current market)."""
-        self._fees = None
+        self.set_fees(None)
         market = self._fee_params()
         tip = max(int(tx["maxPriorityFeePerGas"]) * BUMP_NUM // BUMP_DEN + 1, market["maxPriorityFeePerGas"])
         cap = max(int(tx["maxFeePerGas"]) * BUMP_NUM // BUMP_DEN + 1, market["maxFeePerGas"], tip)
@@ -515,7 +522,7 @@ class ChainClient:
             raise ChainError(f"evm_revert to snapshot {snapshot_id} failed (unknown or already used)")
         with self._lock:
             self._nonces.invalidate()
-            self._fees = None
+            self.set_fees(None)
 
     # ----------------------------------------------------------------------------------------------------
     # Plumbing
@@ -541,16 +548,30 @@ class ChainClient:
         )
 
     def _fee_params(self) -> dict[str, int]:
-        """EIP-1559 fees: tip = the node's suggestion, max fee = 2 * base fee + tip; cached briefly."""
+        """EIP-1559 fees: tip = the node's suggestion, max fee = 2 * base fee + tip; cached briefly, for
+        every client of the same RPC (see `_FEES`)."""
         now = time.monotonic()
-        if self._fees is None or now - self._fees_at > FEE_CACHE_SECONDS:
-            # the pending block carries the base fee the next block will charge
-            block = self._with_retries("read the base fee", lambda: self.w3.eth.get_block("pending"))
-            base = int(block.get("baseFeePerGas", 0))
-            tip = int(self._with_retries("read the priority fee", lambda: self.w3.eth.max_priority_fee))
-            self._fees = {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
-            self._fees_at = now
-        return self._fees
+        with _SHARE_LOCK:
+            hit = _FEES.get(self.rpc_url)
+        if hit is not None and now - hit[0] <= FEE_CACHE_SECONDS:
+            return hit[1]
+        # the pending block carries the base fee the next block will charge
+        block = self._with_retries("read the base fee", lambda: self.w3.eth.get_block("pending"))
+        base = int(block.get("baseFeePerGas", 0))
+        tip = int(self._with_retries("read the priority fee", lambda: self.w3.eth.max_priority_fee))
+        fees = {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+        with _SHARE_LOCK:
+            _FEES[self.rpc_url] = (now, fees)
+        return fees
+
+    def set_fees(self, fees: dict[str, int] | None, *, hold_seconds: float = 0.0) -> None:
+        """Forget the cached fee market of this client's RPC (None: read it again before the next send),
+        or set it, for `hold_seconds` past the usual FEE_CACHE_SECONDS (tests price a transaction out)."""
+        with _SHARE_LOCK:
+            if fees is None:
+                _FEES.pop(self.rpc_url, None)
+            else:
+                _FEES[self.rpc_url] = (time.monotonic() + hold_seconds, dict(fees))
 
     def _send_raw(self, raw: bytes, label: str) -> None:
         self._with_retries(f"send {label}", lambda: self.w3.eth.send_raw_transaction(raw))

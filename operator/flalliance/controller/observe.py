@@ -116,15 +116,20 @@ class Inputs:
         account: LocalAccount = value
         return account
 
-    def client(self, spec: FLTaskSpec, account: LocalAccount | None) -> ChainClient:
+    def client(
+        self, spec: FLTaskSpec, account: LocalAccount | None, *, participant: bool = False
+    ) -> ChainClient:
         """The process's one client of (RPC, chain id, account): every task that signs with a key shares
-        its nonce tracker, so two FLTasks on one operator key never race for the same nonce."""
+        its nonce tracker, so two FLTasks on one operator key never race for the same nonce. A
+        `participant`'s wallet also signs in its worker pods, so its client reads the nonce from the chain
+        before each transaction instead."""
         who = account.address if account is not None else ""
         key = (spec.chain.rpc_url, spec.chain.chain_id, who)
         client = self._clients.get(key)
         if client is None:
             client = shared_client(spec.chain.rpc_url, spec.chain.chain_id, account)
             self._clients[key] = client
+        client.nonce_from_chain = client.nonce_from_chain or participant
         # One client per key, whichever task asks: it waits as the most careful of them asks it to.
         client.confirmations = max(client.confirmations, spec.chain.confirmations)
         if spec.chain.receipt_timeout_seconds > client.timeout:

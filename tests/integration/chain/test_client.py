@@ -99,13 +99,40 @@ def test_nonce_resyncs_after_another_sender_used_the_account(chain: ChainClient,
     # relative to the account's nonce now: a test earlier in the session (the operator's, on the shared
     # anvil) may have sent from dev account 0 outside this fixture's snapshot
     before = chain.w3.eth.get_transaction_count(dev_account(0).address)
+    # Each sender its own amount: with one nonce, one call and the fee market both read, two senders sign
+    # the very same bytes, and the second "nonce too low" is rightly taken as its own transaction landed.
     chain.transact(counter.functions.increment(1))
-    other.transact(counter.functions.increment(1))  # other's counter starts from the chain: fine
+    other.transact(counter.functions.increment(2))  # other's counter starts from the chain: fine
     chain.transact(counter.functions.increment(1))  # chain's counter was stale: "nonce too low" -> resync
-    other.transact(counter.functions.increment(1))  # and the other way round
-    assert chain.call(counter.functions.value()) == 4
+    other.transact(counter.functions.increment(2))  # and the other way round
+    assert chain.call(counter.functions.value()) == 6
     # four more: the last sender's counter is exact again
     assert chain.w3.eth.get_transaction_count(dev_account(0).address) == other._nonces.known == before + 4
+
+
+def test_an_account_that_also_signs_elsewhere_reads_its_nonce_instead_of_guessing(
+    chain: ChainClient, counter: Contract
+) -> None:
+    """A participant's wallet signs in its worker pods too: with `nonce_from_chain` each transaction goes
+    out once, where a remembered nonce is refused ("nonce too low") and sent again."""
+    other = ChainClient(chain.rpc_url, dev_account(0))  # the worker's process, same key
+    sends: list[int] = []
+    send_raw = chain._send_raw
+
+    def counted(raw: bytes, label: str) -> None:
+        sends.append(1)
+        send_raw(raw, label)
+
+    chain._send_raw = counted  # type: ignore[method-assign]
+    chain.transact(counter.functions.increment(1))
+    other.transact(counter.functions.increment(2))  # amounts differ: see the test above
+    chain.transact(counter.functions.increment(1))
+    assert len(sends) == 3  # the stale nonce: refused once, resynced, sent again
+    chain.nonce_from_chain = True
+    other.transact(counter.functions.increment(2))
+    chain.transact(counter.functions.increment(1))
+    assert len(sends) == 4  # read from the chain: sent once
+    assert chain.call(counter.functions.value()) == 7
 
 
 def test_concurrent_transactions_from_threads(chain: ChainClient, counter: Contract) -> None:

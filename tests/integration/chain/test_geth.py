@@ -82,8 +82,7 @@ def test_an_underpriced_transaction_is_replaced_and_its_call_lands_once(
     client.replace_after = 3.0
     nonce_before = client.w3.eth.get_transaction_count(client.address or "")
     # The next transaction is priced at 1 wei: below any base fee, so geth keeps it pending forever.
-    client._fees = {"maxFeePerGas": 1, "maxPriorityFeePerGas": 1}
-    client._fees_at = time.monotonic() + 3600
+    client.set_fees({"maxFeePerGas": 1, "maxPriorityFeePerGas": 1}, hold_seconds=3600)
     receipt = client.transact(counter.functions.increment(5))
     assert receipt["status"] == 1
     assert client.replacements >= 1
