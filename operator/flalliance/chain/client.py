@@ -71,7 +71,7 @@ MAX_REPLACEMENTS = 5
 # event classes, and the operator holds a client per local account — 100 tasks of 10 accounts each
 # built 1,000 copies of the same contract (measured: resident memory 256 MiB at 20 tasks). Sharing is
 # safe across threads: web3's HTTP sessions are cached per thread and a JSON-RPC batch is a context
-# variable; signing, nonces and fees stay per ChainClient.
+# variable; signing and nonces stay per ChainClient (the fee market is per RPC: `_FEES`).
 _WEB3S: dict[tuple[str, float], Web3] = {}
 # The fee market per RPC: every account on a node pays the same base fee and tip, so one read serves them
 # all for FEE_CACHE_SECONDS (per client, the operator's 200 participant accounts each read it again —
