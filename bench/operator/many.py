@@ -147,12 +147,10 @@ def _run(
     first, last = steady[0], steady[-1]
     middle = min(steady, key=lambda s: abs(s.finalized - (first.finalized + last.finalized) / 2))
 
-    def per_round(a: Sample, b: Sample) -> float | None:
-        return (
-            round((b.requests - a.requests) / (b.finalized - a.finalized), 1)
-            if b.finalized > a.finalized
-            else None
-        )
+    def per_round(a: Sample, b: Sample, what: str = "requests") -> float | None:
+        """Requests (or passes) per task-round between two samples."""
+        done = b.finalized - a.finalized
+        return round((getattr(b, what) - getattr(a, what)) / done, 1) if done > 0 else None
 
     def kinds_per_round(a: Sample, b: Sample) -> dict[str, float]:
         """Each kind's requests per task-round between two samples: which of them grow."""
@@ -186,12 +184,8 @@ def _run(
         "api_requests_per_task_round_whole_run": per_round(samples[0], last),
         "api_requests_per_task_round_by_kind_first_half": kinds_per_round(first, middle),
         "api_requests_per_task_round_by_kind_second_half": kinds_per_round(middle, last),
-        "passes_per_task_round_first_half": round(
-            (middle.passes - first.passes) / max(1, middle.finalized - first.finalized), 1
-        ),
-        "passes_per_task_round_second_half": round(
-            (last.passes - middle.passes) / max(1, last.finalized - middle.finalized), 1
-        ),
+        "passes_per_task_round_first_half": per_round(first, middle, "passes"),
+        "passes_per_task_round_second_half": per_round(middle, last, "passes"),
         # The rate, not the count per round: on a saturated machine rounds last longer and the idle
         # safety-net passes of a waiting task add to a round's count without adding work.
         "api_requests_per_task_minute_steady": round(
