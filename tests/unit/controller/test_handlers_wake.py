@@ -100,3 +100,37 @@ def test_progress_events_do_not_wake() -> None:
         return waker.is_set()
 
     assert asyncio.run(scenario()) is False
+
+
+def test_a_job_that_finishes_during_a_pass_wakes_the_next_pass_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The wake arrives while the pass runs (its status stage overlaps the round's Jobs): the daemon passes
+    again at once instead of sleeping out the pass's poll delay."""
+    starts: list[float] = []
+
+    class Reconciler:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.loop = asyncio.get_running_loop()
+
+        def reconcile(self) -> float:
+            starts.append(time.monotonic())
+            if len(starts) == 1:  # a Job event during the pass, delivered on the loop as kopf does
+                done = asyncio.run_coroutine_threadsafe(_event(_job("a", succeeded=True)), self.loop)
+                done.result(timeout=5)
+                return 5.0  # the poll delay a pass returns while a round is under way
+            return handlers.STOP
+
+    class Running:
+        def __bool__(self) -> bool:
+            return False
+
+    monkeypatch.setattr(handlers, "TaskReconciler", Reconciler)
+    monkeypatch.setattr(handlers, "_kube", lambda: None)
+
+    async def scenario() -> None:
+        daemon: Any = handlers.fltask_daemon  # kopf's decorator types it with every handler argument
+        await daemon(name=TASK, namespace=NS, stopped=Running())
+
+    asyncio.run(asyncio.wait_for(scenario(), timeout=10))
+    assert len(starts) == 2 and starts[1] - starts[0] < 1.0, starts
