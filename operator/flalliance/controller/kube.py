@@ -90,9 +90,11 @@ class Kube:
 
     def patch_status(self, namespace: str, plural: str, name: str, status: dict[str, Any]) -> None:
         self.requests.tick("patch", f"{plural}/status")
-        try:
-            self.custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, plural, name, {"status": status}
+        try:  # the answer (the whole object) is not needed: read, not decoded
+            _drain(
+                self.custom.patch_namespaced_custom_object_status(
+                    GROUP, VERSION, namespace, plural, name, {"status": status}, _preload_content=False
+                )
             )
         except ApiException as exc:
             if exc.status != 404:  # deleted meanwhile: nothing to report on
@@ -137,7 +139,7 @@ class Kube:
         namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
         self.requests.tick("create", "configmaps")
         try:
-            self.core.create_namespaced_config_map(namespace, manifest, _preload_content=False)
+            _drain(self.core.create_namespaced_config_map(namespace, manifest, _preload_content=False))
         except ApiException as exc:
             if exc.status == 409:
                 return False
@@ -162,7 +164,7 @@ class Kube:
         namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
         self.requests.tick("update", "configmaps")
         try:
-            self.core.replace_namespaced_config_map(name, namespace, manifest, _preload_content=False)
+            _drain(self.core.replace_namespaced_config_map(name, namespace, manifest, _preload_content=False))
         except ApiException as exc:
             if exc.status in (404, 409):
                 return False
@@ -240,10 +242,16 @@ class Kube:
         return found
 
     def create_job(self, manifest: dict[str, Any]) -> bool:
-        """Create the Job; False when it already exists (a previous reconcile made it)."""
+        """Create the Job; False when it already exists (a previous reconcile made it). The answer is not
+        decoded into client models: nothing reads it, and decoding 48 Jobs a round into V1Job objects
+        held the pass's threads on the interpreter lock."""
         self.requests.tick("create", "jobs")
         try:
-            self.batch.create_namespaced_job(manifest["metadata"]["namespace"], manifest)
+            _drain(
+                self.batch.create_namespaced_job(
+                    manifest["metadata"]["namespace"], manifest, _preload_content=False
+                )
+            )
         except ApiException as exc:
             if exc.status == 409:
                 return False
@@ -270,30 +278,42 @@ class Kube:
         """Post a core/v1 Event about `obj` (best effort: an Event is never worth failing a reconcile)."""
         meta = obj["metadata"]
         now = datetime.now(UTC)
-        body = client.CoreV1Event(
-            metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.", namespace=meta["namespace"]),
-            involved_object=client.V1ObjectReference(
-                api_version=obj.get("apiVersion"),
-                kind=obj.get("kind"),
-                name=meta["name"],
-                namespace=meta["namespace"],
-                uid=meta.get("uid"),
-            ),
-            type=type,
-            reason=reason,
-            message=message[:1024],
-            first_timestamp=now,
-            last_timestamp=now,
-            count=1,
-            source=client.V1EventSource(component="flalliance-operator"),
-            reporting_component="flalliance.io/operator",
-            reporting_instance="flalliance-operator",
-        )
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        # Raw JSON in and out, like the Job calls: client models cost more than the request at a round's
+        # dozens of Events.
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": obj.get("apiVersion"),
+                "kind": obj.get("kind"),
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta.get("uid"),
+            },
+            "type": type,
+            "reason": reason,
+            "message": message[:1024],
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+            "source": {"component": "flalliance-operator"},
+            "reportingComponent": "flalliance.io/operator",
+            "reportingInstance": "flalliance-operator",
+        }
         self.requests.tick("create", "events")
         try:
-            self.core.create_namespaced_event(meta["namespace"], body)
+            _drain(self.core.create_namespaced_event(meta["namespace"], body, _preload_content=False))
         except ApiException as exc:  # pragma: no cover - depends on RBAC at run time
             log.warning("could not post event %s on %s: %s", reason, meta["name"], exc.reason)
+
+
+def _drain(response: Any) -> None:
+    """Read an undecoded reply to its end, which hands its connection back to the pool: a reply left
+    unread keeps its connection checked out, and the next calls open new ones (a TLS handshake each)."""
+    response.read()
+    response.release_conn()
 
 
 def _finished(job: dict[str, Any]) -> bool:

@@ -15,6 +15,9 @@ from flalliance.worker.logs import configure as configure_logging
 
 log = logging.getLogger(__name__)
 
+# Kubernetes API connections kept open: two tasks' passes at full parallelism (act.PARALLELISM each).
+API_CONNECTIONS = 64
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("operator", help="run the operator (kopf) with leader election")
@@ -51,7 +54,12 @@ def _api(kubeconfig: str | None) -> Any:
             config.load_incluster_config()
         except config.ConfigException:
             config.load_kube_config()
-    return client.ApiClient()
+    configuration = client.Configuration.get_default_copy()
+    # A pass makes up to PARALLELISM calls at once (Job creations, status writes): with the default pool
+    # (5 per CPU) the connections beyond it were dropped after each call and the next wave opened new ones,
+    # a TLS handshake each.
+    configuration.connection_pool_maxsize = API_CONNECTIONS
+    return client.ApiClient(configuration)
 
 
 def run(args: argparse.Namespace) -> int:
