@@ -16,6 +16,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NoReturn, Protocol, TypeVar, cast
 
+import requests
+import requests.adapters
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
@@ -64,6 +66,8 @@ MAX_SEND_ATTEMPTS = 4
 # A replacement must raise both fee fields by at least 10% (geth's txpool.pricebump); 12.5% clears it.
 BUMP_NUM, BUMP_DEN = 9, 8
 MAX_REPLACEMENTS = 5
+# HTTP connections kept open to each RPC: the operator's parallel calls of two tasks (act.PARALLELISM each).
+RPC_CONNECTIONS = 64
 
 
 # One Web3 per (RPC URL, timeout) in the process, shared by every ChainClient on it, and one Contract per
@@ -88,7 +92,12 @@ def _shared_web3(rpc_url: str, timeout: float) -> Web3:
         w3 = _WEB3S.get(key)
         if w3 is None:
             w3 = Web3(
-                HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
+                HTTPProvider(
+                    rpc_url,
+                    request_kwargs={"timeout": timeout},
+                    exception_retry_configuration=None,
+                    session=_session(),
+                )
             )
             # Only what the project uses: the other default middlewares walk every request's parameters
             # (ENS names, which the project never passes) or ask the node for its chain id on every call
@@ -98,6 +107,18 @@ def _shared_web3(rpc_url: str, timeout: float) -> Web3:
                 w3.middleware_onion.remove(unused)
             _WEB3S[key] = w3
         return w3
+
+
+def _session() -> requests.Session:
+    """One HTTP session per RPC for every thread. Without it web3 keeps a session per thread, and the
+    operator's passes run their calls on short-lived threads (a pool per parallel step): each new thread
+    opened new connections to the node, up to a session cache of 100 whose evictions close them. The pool
+    holds the connections of a pass's parallel calls (urllib3's pool is thread-safe)."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=RPC_CONNECTIONS)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 def _shared_contract(w3: Web3, address: ChecksumAddress, artifact_name: str) -> Contract:
