@@ -44,10 +44,86 @@ class FunctionCodec:
 
     def decode(self, data: bytes) -> Any:
         """The result as web3 returns it: the value for one output, else a tuple of them."""
-        values = tuple(
-            _checksummed(t, v) for t, v in zip(self.outputs, decode(list(self.outputs), data), strict=True)
-        )
+        words = _static_words(self.outputs)
+        fast = _decode_static(self.outputs, data) if words is not None and len(data) >= 32 * words else None
+        raw = fast if fast is not None else decode(list(self.outputs), data)
+        values = tuple(_checksummed(t, v) for t, v in zip(self.outputs, raw, strict=True))
         return values[0] if len(values) == 1 else values
+
+
+# Static results (uints, bools, addresses, fixed bytes and tuples of them) are one 32-byte word per value:
+# read directly, they decode ~10x faster than through eth_abi's decoder objects, which matters at the
+# 400 views of a pass at 200 participants. Anything else, and any word eth_abi would refuse (bad padding,
+# out of range), goes through eth_abi, which raises its own error.
+@cache
+def _static_words(types: tuple[str, ...]) -> int | None:
+    """How many words the static result `types` take, or None when any of them is not handled here."""
+    total = 0
+    for t in types:
+        if t.startswith("("):
+            inner = _static_words(tuple(_tuple_members(t)))
+            if inner is None or t.endswith("]"):
+                return None
+            total += inner
+        elif _elementary(t) is None:
+            return None
+        else:
+            total += 1
+    return total
+
+
+@cache
+def _elementary(abi_type: str) -> tuple[str, int] | None:
+    """(kind, bits or bytes) of a one-word elementary type, or None."""
+    for kind in ("uint", "int", "bytes"):
+        if abi_type.startswith(kind) and abi_type[len(kind) :].isdigit():
+            size = int(abi_type[len(kind) :])
+            return (kind, size) if (kind != "bytes" or 1 <= size <= 32) else None
+    if abi_type in ("uint", "int"):
+        return (abi_type, 256)
+    return (abi_type, 0) if abi_type in ("bool", "address") else None
+
+
+def _decode_static(types: tuple[str, ...], data: bytes) -> tuple[Any, ...] | None:
+    """`types` decoded from consecutive words of `data`; None when a word is not a valid encoding."""
+    out: list[Any] = []
+    offset = 0
+    for t in types:
+        if t.startswith("("):
+            members = tuple(_tuple_members(t))
+            value = _decode_static(members, data[offset:])
+            if value is None:
+                return None
+            out.append(value)
+            offset += 32 * (_static_words(members) or 0)
+            continue
+        word = data[offset : offset + 32]
+        offset += 32
+        decoded = _word(t, word)
+        if decoded is _INVALID:
+            return None
+        out.append(decoded)
+    return tuple(out)
+
+
+_INVALID = object()
+
+
+def _word(abi_type: str, word: bytes) -> Any:
+    kind, size = _elementary(abi_type) or ("", 0)
+    number = int.from_bytes(word, "big")
+    if kind == "uint":
+        return number if number < 1 << size else _INVALID
+    if kind == "int":
+        signed = number - (1 << 256) if number >> 255 else number
+        return signed if -(1 << (size - 1)) <= signed < 1 << (size - 1) else _INVALID
+    if kind == "bool":
+        return bool(number) if number in (0, 1) else _INVALID
+    if kind == "address":
+        return "0x" + word[12:].hex() if number < 1 << 160 else _INVALID
+    if kind == "bytes":
+        return word[:size] if not any(word[size:]) else _INVALID
+    return _INVALID
 
 
 def _checksummed(abi_type: str, value: Any) -> Any:
