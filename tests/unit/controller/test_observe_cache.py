@@ -76,3 +76,34 @@ def test_before_joining_they_are_read_again_once_expired() -> None:
 
 def test_a_failed_job_has_everything_read_again_once() -> None:
     assert passes({"phase": "Joined", "address": ADDRESS}, failed_between=True) == {"secret": 2, "pvc": 2}
+
+
+class VersionedKube(CountingKube):
+    """Participants as the API server lists them: each with a uid and a resourceVersion."""
+
+    def __init__(self) -> None:
+        super().__init__({"phase": "Joined", "address": ADDRESS})
+        self.version = "7"
+        self.present = True
+
+    def list_participants(self, namespace: str, task: str) -> list[dict[str, Any]]:
+        if not self.present:
+            return []
+        (obj,) = super().list_participants(namespace, task)
+        obj["metadata"] |= {"uid": "u-alice", "resourceVersion": self.version}
+        return [obj]
+
+
+def test_a_participant_is_parsed_once_per_resource_version_and_forgotten_when_gone() -> None:
+    kube = VersionedKube()
+    inputs = Inputs(cast(Kube, kube), "ns", "digits")
+    (first,) = inputs.participants(TASK)
+    (again,) = inputs.participants(TASK)
+    assert again.status is first.status and again.spec is first.spec  # the same version: not parsed again
+    kube.status = {"phase": "Joined", "address": ADDRESS, "claimable": "1.5"}
+    kube.version = "8"
+    (changed,) = inputs.participants(TASK)
+    assert changed.status is not first.status and changed.status.claimable == "1.5"
+    assert list(inputs._parsed) == [("u-alice", "8")]  # the old version is not kept
+    kube.present = False
+    assert inputs.participants(TASK) == [] and inputs._parsed == {}
