@@ -5,25 +5,12 @@ import pytest
 from flalliance.api.fltask import FLTaskStatus, RoundSummary, TaskPhase
 from flalliance.api.participant import ParticipantPhase, ParticipantStatus, RoleRecord
 from flalliance.controller.status import Problem, participant_status, task_status
-from flalliance.controller.views import ChainView, ParticipantView, RoundPhase, Seat, TaskStatus
+from flalliance.controller.views import ParticipantView, Seat, TaskStatus
+from flalliance.testing.chain_views import running_view
 
 pytestmark = pytest.mark.unit
 
-VIEW = ChainView(
-    address="0x" + "1" * 40,
-    status=TaskStatus.RUNNING,
-    round=1,
-    rounds_total=5,
-    phase=RoundPhase.COMMITTING,
-    phase_deadline=1_700_000_000,
-    now=1_699_999_000,
-    expires_at=1_800_000_000,
-    join_deadline=1_600_000_000,
-    participants=4,
-    min_participants=3,
-    max_participants=10,
-    min_stake=1,
-)
+VIEW = running_view()
 
 
 def test_running_task_status_reflects_the_chain() -> None:
