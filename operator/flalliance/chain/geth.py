@@ -122,6 +122,10 @@ def geth_binary() -> Path:
     return path
 
 
+MIN_FREE_DISK_MB = 64
+"""geth shuts down below this much free space in its data directory (MB)."""
+
+
 class Geth:
     """A geth ``--dev`` process sealing a block every ``period`` seconds. A context manager.
 
@@ -191,6 +195,10 @@ class Geth:
             str(self.gas_limit),
             "--datadir",
             str(self.datadir),
+            # A dev chain holds a few MiB; geth's default floor (the GC cache, ~2 GiB) shut every
+            # node down at start on a CI machine with 1.5 GiB free.
+            "--datadir.minfreedisk",
+            str(MIN_FREE_DISK_MB),
             "--http",
             "--http.addr",
             self.host,
