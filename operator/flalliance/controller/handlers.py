@@ -18,6 +18,7 @@ from flalliance.api import GROUP, VERSION
 from flalliance.controller import metrics
 from flalliance.controller.kube import Kube
 from flalliance.controller.labels import LABEL_KIND, LABEL_TASK, MANAGED_BY
+from flalliance.controller.participant_cache import ParticipantCache
 from flalliance.controller.participant_finalizer import check_release
 from flalliance.controller.reconciler import STOP, TaskReconciler
 
@@ -34,6 +35,8 @@ _settled: dict[tuple[str, str], asyncio.Event] = {}
 DEBOUNCE_SECONDS = 5.0
 _api: client.ApiClient | None = None
 _test_mode = False
+# Every Participant the watch has seen: the passes read their task's from here, not from a list.
+_participants = ParticipantCache()
 
 
 def configure_api(api: client.ApiClient, *, test_mode: bool = False) -> None:
@@ -45,7 +48,7 @@ def configure_api(api: client.ApiClient, *, test_mode: bool = False) -> None:
 def _kube() -> Kube:
     if _api is None:  # pragma: no cover - main() configures it before kopf starts
         raise RuntimeError("Kubernetes client not configured")
-    return Kube(_api)
+    return Kube(_api, participant_cache=_participants)
 
 
 def wake(namespace: str, name: str) -> None:
@@ -220,10 +223,23 @@ async def _fltask_event(body: kopf.Body, type: str | None, **_: Any) -> None:
     wake(*key)
 
 
+@kopf.index(GROUP, VERSION, "participants")
+async def _participant_index(body: kopf.Body, **_: Any) -> None:
+    """Keep every version of every Participant the watch delivers (`participant_cache`).
+
+    An index, not an event handler, for kopf's guarantee: no handler and no daemon starts before every
+    index has been fed the initial list, so no pass reads a half-filled cache. It indexes nothing itself
+    (None); deletions arrive in `_participant_event`.
+    """
+    _participants.put(dict(body))
+
+
 @kopf.on.event(GROUP, VERSION, "participants")
 async def _participant_event(body: kopf.Body, type: str | None, **_: Any) -> None:
     """Wake the task on a new, changed or deleted Participant — not on the status writes it makes itself."""
     meta = body["metadata"]
+    if type == "DELETED":
+        _participants.delete(dict(body))
     key = (meta["namespace"], meta["name"])
     generation = int(meta.get("generation", 0))
     if type != "DELETED" and _generations.get(key) == generation and not meta.get("deletionTimestamp"):

@@ -29,6 +29,7 @@ from flalliance.controller.labels import (
     MANAGED_BY,
 )
 from flalliance.controller.metrics import API_REQUESTS
+from flalliance.controller.participant_cache import ParticipantCache
 from flalliance.controller.views import JobKind, JobState, JobView
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ class RequestCounter:
 class Kube:
     api: client.ApiClient
     requests: RequestCounter = field(default_factory=RequestCounter)
+    # The watch's Participants (the operator's handlers set it): read instead of listed, and kept current
+    # with what this client writes. None (tests, the CLI): every read is a list.
+    participant_cache: ParticipantCache | None = None
     _results: dict[str, tuple[dict[str, Any] | None, int | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -81,24 +85,39 @@ class Kube:
 
     def list_participants(self, namespace: str, task: str) -> list[dict[str, Any]]:
         """The Participants of one task: selected by the API server on the CRD's selectable field, so the
-        pass reads only its own task's however many tasks share the namespace."""
+        pass reads only its own task's however many tasks share the namespace. From the watch's cache
+        when there is one (`participant_cache`): no request at all."""
+        cache = self.participant_cache
+        if cache is not None and not cache.due(namespace, task):
+            return cache.list(namespace, task)
         self.requests.tick("list", "participants")
-        items: list[dict[str, Any]] = self.custom.list_namespaced_custom_object(
+        listed: dict[str, Any] = self.custom.list_namespaced_custom_object(
             GROUP, VERSION, namespace, "participants", field_selector=f"spec.taskRef.name={task}"
-        )["items"]
+        )
+        items: list[dict[str, Any]] = listed["items"]
+        if cache is not None:  # a deletion the watch missed is dropped here (`ParticipantCache.resync`)
+            cache.resync(
+                namespace, task, items, str((listed.get("metadata") or {}).get("resourceVersion", ""))
+            )
+            return cache.list(namespace, task)
         return items
 
     def patch_status(self, namespace: str, plural: str, name: str, status: dict[str, Any]) -> None:
         self.requests.tick("patch", f"{plural}/status")
-        try:  # the answer (the whole object) is not needed: read, not decoded
-            _drain(
-                self.custom.patch_namespaced_custom_object_status(
-                    GROUP, VERSION, namespace, plural, name, {"status": status}, _preload_content=False
-                )
+        try:
+            response = self.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, plural, name, {"status": status}, _preload_content=False
             )
         except ApiException as exc:
             if exc.status != 404:  # deleted meanwhile: nothing to report on
                 raise
+            return
+        if plural == "participants" and self.participant_cache is not None:
+            # The next pass must see this write even if it starts before the watch delivers it.
+            self.participant_cache.put(json.loads(response.data))
+            response.release_conn()
+        else:  # the answer (the whole object) is not needed: read, not decoded
+            _drain(response)
 
     # ---- secrets and volumes
     def read_secret_key(self, namespace: str, ref: SecretKeyRef, *, what: str) -> str:
