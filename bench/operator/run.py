@@ -51,6 +51,7 @@ from flalliance.chain.token import TokenClient
 from flalliance.sealed_vote import VoteOpening, derive_salt, seal
 from flalliance.testing.apiserver import LocalApiServer, free_port
 from flalliance.testing.job_outcome import record_job, record_pod
+from flalliance.testing.manifests import participant_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 GROUP, VERSION = "flalliance.io", "v1alpha1"
@@ -354,17 +355,7 @@ class Bench:
                 VERSION,
                 self.ns,
                 "participants",
-                {
-                    "apiVersion": f"{GROUP}/{VERSION}",
-                    "kind": "Participant",
-                    "metadata": {"name": f"{task}-p{i}"},
-                    "spec": {
-                        "taskRef": {"name": task},
-                        "walletSecret": {"name": f"{task}-wallet-{i}"},
-                        "stake": "20",
-                        "dataset": {"persistentVolumeClaim": f"{task}-data-{i}"},
-                    },
-                },
+                participant_manifest(f"{task}-p{i}", task, f"{task}-wallet-{i}", f"{task}-data-{i}"),
             )
 
     def _task(self, name: str, n: int, rounds: int, store: Path) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from flalliance.chain.task import TaskClient
 from flalliance.chain.token import TokenClient
 from flalliance.controller.labels import ANNOTATION_BEHAVIOUR
 from flalliance.store.local import LocalStore
+from flalliance.testing.manifests import participant_manifest
 from flalliance.testing.operator_thread import OperatorThread
 
 from .conftest import put_secret
@@ -81,19 +82,7 @@ def fltask(world: dict[str, Any], name: str = "digits", **spec: Any) -> dict[str
 
 
 def participant(i: int, task: str = "digits", **spec: Any) -> dict[str, Any]:
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "Participant",
-        "metadata": {"name": f"p{i}"},
-        "spec": {
-            "taskRef": {"name": task},
-            "walletSecret": {"name": f"wallet-{i}"},
-            "stake": "20",
-            "dataset": {"persistentVolumeClaim": f"data-{i}"},
-        },
-    }
-    body["spec"].update(spec)
-    return body
+    return participant_manifest(f"p{i}", task, f"wallet-{i}", f"data-{i}", **spec)
 
 
 def wait_for(

@@ -12,22 +12,13 @@ from flalliance.api import GROUP, VERSION
 from flalliance.controller import participant_cache
 from flalliance.controller.kube import Kube
 from flalliance.controller.participant_cache import ParticipantCache
+from flalliance.testing.manifests import participant_manifest
 
 pytestmark = pytest.mark.integration
 
 
 def participant(i: int, task: str) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "Participant",
-        "metadata": {"name": f"p{i}"},
-        "spec": {
-            "taskRef": {"name": task},
-            "walletSecret": {"name": f"wallet-{i}"},
-            "stake": "20",
-            "dataset": {"persistentVolumeClaim": f"data-{i}"},
-        },
-    }
+    return participant_manifest(f"p{i}", task, f"wallet-{i}", f"data-{i}")
 
 
 def test_cached_participants_list_once_see_own_writes_and_drop_missed_deletions(
