@@ -89,3 +89,15 @@ def test_a_task_is_due_for_a_list_at_first_and_again_after_the_resync_period(
     now[0] += 1
     assert cache.due("n", "t")
     assert cache.due("n", "other")  # per task
+
+
+def test_each_read_is_the_callers_own_copy_without_managed_fields() -> None:
+    cache = ParticipantCache()
+    held = obj("p1", 1, phase="Joined")
+    held["metadata"]["managedFields"] = [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]
+    cache.put(held)
+    first = cache.list("n", "t")[0]
+    assert "managedFields" not in first["metadata"]
+    first["status"]["phase"] = "changed by a reader"
+    assert cache.list("n", "t")[0]["status"] == {"phase": "Joined"}
+    assert held["metadata"]["managedFields"]  # the object put is not changed either
