@@ -6,7 +6,7 @@ of the two passes on a round's critical path, on two cores the API server shares
 (bench/operator/run.py). kopf already watches every Participant (to wake the tasks); this keeps what the
 watch delivers, as controller-runtime's informer cache does, and a pass reads it in microseconds.
 
-Consistency, the three ways an informer cache goes wrong:
+What such a cache must get right:
 - *Read before the first list is in.* The store is fed from a kopf index handler; kopf starts no handler
   and no daemon before every index has seen the initial list (its index readiness gate), so no pass runs on
   a half-filled cache.
