@@ -16,6 +16,7 @@ from kubernetes import client
 
 from flalliance.api import GROUP, VERSION
 from flalliance.controller import metrics
+from flalliance.controller.kopf_session import bounded_session, connection_limit
 from flalliance.controller.kube import Kube
 from flalliance.controller.labels import LABEL_KIND, LABEL_TASK, MANAGED_BY
 from flalliance.controller.participant_cache import ParticipantCache
@@ -35,14 +36,16 @@ _settled: dict[tuple[str, str], asyncio.Event] = {}
 DEBOUNCE_SECONDS = 5.0
 _api: client.ApiClient | None = None
 _test_mode = False
+_watched_namespaces = 0  # 0 = cluster-wide (sizes kopf's connection pool: kopf_session.py)
 # Every Participant the watch has seen: the passes read their task's from here, not from a list.
 _participants = ParticipantCache()
 
 
-def configure_api(api: client.ApiClient, *, test_mode: bool = False) -> None:
-    """The client the handlers use; `test_mode` honours Participants' attack annotations (demos, e2e)."""
-    global _api, _test_mode
-    _api, _test_mode = api, test_mode
+def configure_api(api: client.ApiClient, *, test_mode: bool = False, namespaces: int = 0) -> None:
+    """The client the handlers use; `test_mode` honours Participants' attack annotations (demos, e2e);
+    `namespaces` is how many namespaces kopf watches (0 = cluster-wide)."""
+    global _api, _test_mode, _watched_namespaces
+    _api, _test_mode, _watched_namespaces = api, test_mode, namespaces
 
 
 def _kube() -> Kube:
@@ -69,14 +72,15 @@ async def _debounce(key: tuple[str, str]) -> None:
 
 
 @kopf.on.login()
-def _login(**_: Any) -> kopf.ConnectionInfo:
-    """kopf connects with the same credentials as the reconciler's client (kubeconfig or in-cluster)."""
+async def _login(**_: Any) -> kopf.AiohttpSession:
+    """kopf connects with the same credentials as the reconciler's client (kubeconfig or in-cluster),
+    through a session with a bounded number of connections (kopf_session.py)."""
     if _api is None:  # pragma: no cover - main() configures it before kopf starts
         raise kopf.LoginError("Kubernetes client not configured")
     cfg = _api.configuration
     auth = (cfg.api_key or {}).get("authorization") or (cfg.api_key or {}).get("BearerToken")
     token = auth.split(" ", 1)[1] if auth and " " in auth else auth
-    return kopf.ConnectionInfo(
+    info = kopf.ConnectionInfo(
         server=cfg.host,
         ca_path=cfg.ssl_ca_cert,
         insecure=not cfg.verify_ssl,
@@ -85,6 +89,7 @@ def _login(**_: Any) -> kopf.ConnectionInfo:
         private_key_path=cfg.key_file,
         default_namespace=None,
     )
+    return await bounded_session(info, connection_limit(_watched_namespaces))
 
 
 @kopf.on.startup()

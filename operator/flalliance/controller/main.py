@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     limit_arenas()  # before the client threads start (see controller/memory.py)
     configure_logging(args.log_level)
     api = _api(args.kubeconfig)
-    handlers.configure_api(api, test_mode=args.test_mode)
+    handlers.configure_api(api, test_mode=args.test_mode, namespaces=len(args.namespace))
     if args.test_mode:
         log.warning("test mode: Participants' test.flalliance.io/behaviour annotations are honoured")
     if args.metrics_port:

@@ -22,7 +22,7 @@ class OperatorThread:
 
         from flalliance.controller import handlers
 
-        handlers.configure_api(self.api, test_mode=self.test_mode)
+        handlers.configure_api(self.api, test_mode=self.test_mode, namespaces=1)
         self.stop_flag = threading.Event()
         ready = threading.Event()
         flag = self.stop_flag
