@@ -6,6 +6,7 @@ Reports, pooled over the seeds, the share of its proposals rejected (target, iss
 seeds), the share of honest proposals rejected, and every participant's net (vested rewards - slashes).
 
     nice -n 10 .venv/bin/python bench/sim/example_shape.py [--seeds 0 1 ... 9] [--attack label_flip]
+        [--validation judge_in_aggregate=true --out sim-example-shape-label_flip-trial.json]
 """
 
 from __future__ import annotations
@@ -18,16 +19,22 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, write
 from emulator import federation, run
+from grid import _overrides
 
 from flalliance.fl.attacks import ATTACKS
-from flalliance.sim.config import SimConfig
+from flalliance.sim.config import SimConfig, build_spec
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--attack", default="label_flip", choices=ATTACKS)
+    parser.add_argument(
+        "--validation", nargs="*", default=[], metavar="FIELD=JSON", help="a trial of other limits (grid.py)"
+    )
+    parser.add_argument("--out", default=None, help="default: sim-example-shape-<attack>.json")
     args = parser.parse_args()
+    validation = _overrides(args.validation)
     runs: list[dict[str, Any]] = []
     for seed in args.seeds:
         cfg = SimConfig(
@@ -43,7 +50,9 @@ def main() -> None:
             train_seed=seed,
             behaviours={3: args.attack},
         )
-        res = run(cfg, federation(cfg), "protocol")
+        spec = build_spec(cfg)
+        spec = spec.model_copy(update={"validation": spec.validation.model_copy(update=validation)})
+        res = run(cfg, federation(cfg), "protocol", spec=spec)
         s = res.summary({3})
         runs.append(
             {
@@ -73,7 +82,8 @@ def main() -> None:
         "target_malicious_rejected": 0.95,
     }
     print(summary, flush=True)
-    write(f"sim-example-shape-{args.attack}.json", {"machine": machine(), "summary": summary, "runs": runs})
+    out = {"machine": machine(), "validation_overrides": validation, "summary": summary, "runs": runs}
+    write(args.out or f"sim-example-shape-{args.attack}.json", out)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ largest its precondition admits) and the JSON records the f used.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -102,16 +103,21 @@ def _run(cfg: SimConfig, fed: Any, system: str, validation: dict[str, Any] | Non
 
 
 def _overrides(items: list[str]) -> dict[str, Any]:
-    """``--validation round_gain_margin=0.075``: a trial of other limits than the defaults (recorded)."""
+    """``--validation round_gain_margin=0.075`` or ``judge_in_aggregate=true``: a trial of other limits
+    than the defaults (recorded)."""
     fields = ValidationSpec.model_fields
     out = {}
     for item in items:
         key, _, value = item.partition("=")
-        if key not in fields or not value:
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+        if key not in fields or parsed is None:
             raise SystemExit(
-                f"--validation {item!r}: expected FIELD=NUMBER with FIELD one of {sorted(fields)}"
+                f"--validation {item!r}: expected FIELD=JSON (0.075, true) with FIELD one of {sorted(fields)}"
             )
-        out[key] = float(value)
+        out[key] = parsed
     checked = ValidationSpec(**out)  # the spec's own bounds name a bad value
     return checked.model_dump(include=set(out))
 
@@ -128,7 +134,7 @@ def main() -> None:
         "--validation",
         nargs="*",
         default=[],
-        metavar="FIELD=NUMBER",
+        metavar="FIELD=JSON",
         help="override ValidationSpec fields for the protocol (a trial; recorded in the JSON)",
     )
     parser.add_argument(

@@ -333,6 +333,23 @@ def forgive_aligned(
     ]
 
 
+LOSS_REASONS = frozenset(
+    {ScreenReason.LOSS_REGRESSION, ScreenReason.LOSS_AGAINST_ROUND, ScreenReason.LOSS_OUTLIER}
+)
+
+
+def forgive_in_aggregate(
+    reasons: Sequence[ScreenReason | None], contributions: Sequence[float | None]
+) -> list[ScreenReason | None]:
+    """Drop the loss verdict of a proposal whose contribution to the voter's aggregate,
+    ``L(agg(A + i)) - L(agg(A))`` (None: not measured), is negative (see
+    ValidationSpec.judge_in_aggregate)."""
+    return [
+        None if r in LOSS_REASONS and c is not None and c < 0 else r
+        for r, c in zip(reasons, contributions, strict=True)
+    ]
+
+
 @dataclass(frozen=True)
 class AggregateVote:
     score: int  # +1 / 0 / -1: the signed vote

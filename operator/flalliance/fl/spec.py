@@ -266,6 +266,15 @@ class ValidationSpec(_Strict):
     # (digits grid, rounds 0-4: +0.04 to +0.38 nats where its honest peers won 0.05-0.47), so nothing else
     # caught it. None: off.
     round_gain_margin: float | None = Field(default=0.05, ge=0)
+    # In the aggregate: a proposal rejected for its loss alone (loss_regression, loss_against_round,
+    # loss_outlier) is accepted when it lowers the voter's loss as one more update in the plain mean of the
+    # proposals this voter accepts (A, k of them), against a null update in its place:
+    # L(G + (ΣΔ_A + Δ_i)/(k+1)) < L(G + ΣΔ_A/(k+1)). Judged by what it adds to the round, not by a full
+    # step of it alone: under label skew an honest update learnt on a few classes regresses the others'
+    # data on its own and still helps them in the average; a flipped update drags the average the wrong
+    # way. A plain mean, not the declared sample counts (one declared sample would weigh an update down to
+    # nothing). Needs at least one accepted proposal. False: off.
+    judge_in_aggregate: bool = False
     # Offset bias: a proposal is rejected as offset_bias when its difference from the voter's own update,
     # d = Δ_i - Δ_v, leans one way across the coordinates, |Σ d_j| / Σ |d_j| > max_offset_balance (adaptive
     # attacks that add a fixed-sign shift to the benign mean, "a little is enough"; scoring.offset_balance),
@@ -396,6 +405,7 @@ _OMITTED_AT: dict[str, Any] = {
     "validation.min_reference_gain": None,
     "validation.probation_min_gain": 0.0,
     "validation.round_gain_margin": 0.05,
+    "validation.judge_in_aggregate": False,
 }
 
 

@@ -13,15 +13,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from flalliance.fl.aggregation import AggregationError, Proposal, aggregate
+from flalliance.fl.aggregation import AggregationError, Proposal, aggregate, fedavg
 from flalliance.fl.aggregation.base import flatten
 from flalliance.fl.plugin import Samples
 from flalliance.fl.plugins import plugin_for
 from flalliance.fl.scoring import (
+    LOSS_REASONS,
     AggregateVote,
     ScreenReason,
     aggregate_vote,
     forgive_aligned,
+    forgive_in_aggregate,
     gain_verdicts,
     improvement,
     loss_verdicts,
@@ -107,6 +109,31 @@ def index_verdicts(verdicts: Sequence[Verdict], hashes: Sequence[bytes]) -> list
 def _mirror(global_tensors: TensorMap, proposal: TensorMap) -> Tensors:
     """G - (P - G): the proposal's update reversed."""
     return {n: (2 * global_tensors[n] - proposal[n]).astype(np.float32) for n in global_tensors}
+
+
+def _contributions(
+    spec: TrainingLogicSpec,
+    global_tensors: TensorMap,
+    good: Sequence[Proposal],
+    reasons: Sequence[ScreenReason | None],
+    judge: Samples,
+) -> list[float | None]:
+    """Per proposal rejected for its loss alone, what it adds to the mean of the accepted ones A on
+    ``judge``: ``L(G + (ΣΔ_A + Δ_i) / (k + 1)) - L(G + ΣΔ_A / (k + 1))``, k = |A|; None for the others,
+    and for all when A is empty. The reference is A with a null update (the global model) in its place,
+    not A alone: any extra proposal shortens A's step, and a long step of A would make even a flipped
+    update look helpful. Plain means, whatever the aggregation rule and the sample counts declared: a
+    proposer declaring a single sample would otherwise weigh its update down to nothing."""
+    accepted = [p for p, r in zip(good, reasons, strict=True) if r is None]
+    if not accepted or not any(r in LOSS_REASONS for r in reasons):
+        return [None] * len(good)
+    plugin = plugin_for(spec)
+    null = Proposal(bytes(32), global_tensors, 1)
+    base = plugin.loss(spec, fedavg([*accepted, null], weighted=False), judge)
+    return [
+        plugin.loss(spec, fedavg([*accepted, p], weighted=False), judge) - base if r in LOSS_REASONS else None
+        for p, r in zip(good, reasons, strict=True)
+    ]
 
 
 def _include(verdict: Verdict, mode: Inclusion) -> bool:
@@ -200,11 +227,17 @@ def validate_round(
     screening = screen(stats, rule)
     perf = loss_verdicts(rule, [v for v, s in zip(losses, screening, strict=True) if s is None])
     perf_iter = iter(perf)
-    for i, p in enumerate(good):
+    reasons: list[ScreenReason | None] = []
+    for i in range(len(good)):
         reason = screening[i]
         if reason is None:
             outlier = next(perf_iter)
             reason = regress[i] or refs[i] or outlier
+        reasons.append(reason)
+    if rule.judge_in_aggregate:
+        reasons = forgive_in_aggregate(reasons, _contributions(spec, global_tensors, good, reasons, judge))
+    for i, p in enumerate(good):
+        reason = reasons[i]
         verdicts[p.hash] = Verdict(
             p.hash,
             accepted=reason is None,

@@ -13,6 +13,7 @@ from flalliance.fl.private_split import private_split
 from flalliance.fl.scoring import (
     ScreenReason,
     forgive_aligned,
+    forgive_in_aggregate,
     regression_verdicts,
     round_verdicts,
     update_stats,
@@ -116,6 +117,12 @@ def test_label_flip_is_caught_when_the_voter_judges_on_its_train_split_too(
     # without the train split the regression check is off (too noisy on a few dozen samples)
     alone = validate_round(digits_spec, g, files, voter_test)
     assert all(v.reason != "loss_regression" for v in alone.verdicts)
+    # judged by what it adds to the aggregate of the accepted ones: the flipped model still drags it down
+    in_aggregate = digits_spec.model_copy(
+        update={"validation": digits_spec.validation.model_copy(update={"judge_in_aggregate": True})}
+    )
+    again = validate_round(in_aggregate, g, files, voter_test, train=voter_train)
+    assert {v.hash: v.reason for v in again.verdicts}[content_hash(flipped)] == "loss_regression"
 
 
 def test_dissent_needs_evidence(digits_spec: TrainingLogicSpec) -> None:
@@ -150,3 +157,18 @@ def test_dissent_needs_evidence(digits_spec: TrainingLogicSpec) -> None:
     assert all(v.accepted for v in before.verdicts) and before.vote.score == -1
     after = validate_round(lenient, g, files, test)
     assert after.vote.score == 0 and after.aggregate_hash == before.aggregate_hash
+
+
+def test_a_loss_verdict_is_dropped_when_the_proposal_helps_the_aggregate() -> None:
+    regression, against, outlier, offset = (
+        ScreenReason.LOSS_REGRESSION,
+        ScreenReason.LOSS_AGAINST_ROUND,
+        ScreenReason.LOSS_OUTLIER,
+        ScreenReason.OFFSET_BIAS,
+    )
+    reasons = [regression, against, outlier, offset, regression, None]
+    contributions = [-0.02, -0.5, -0.1, -0.3, 0.04, None]
+    # a helping contribution forgives a loss verdict only; a hurting or unmeasured one forgives nothing
+    assert forgive_in_aggregate(reasons, contributions) == [None, None, None, offset, regression, None]
+    assert forgive_in_aggregate([regression], [None]) == [regression]
+    assert ValidationSpec().judge_in_aggregate is False

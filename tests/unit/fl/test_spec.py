@@ -90,3 +90,13 @@ def test_verify_spec_hash(digits_spec: TrainingLogicSpec) -> None:
     assert info.value.expected == wrong and info.value.actual == good
     with pytest.raises(SpecError, match="32 bytes"):
         verify_spec_hash(digits_spec, b"short")
+
+
+def test_a_trial_validation_field_at_its_default_keeps_the_hash(digits_spec: TrainingLogicSpec) -> None:
+    # judge_in_aggregate came after tasks were deployed: off, it is left out of the canonical form
+    assert "judge_in_aggregate" not in canonical_json(digits_spec).decode()
+    on = digits_spec.model_copy(
+        update={"validation": digits_spec.validation.model_copy(update={"judge_in_aggregate": True})}
+    )
+    assert '"judge_in_aggregate":true' in canonical_json(on).decode()
+    assert spec_hash(on) != spec_hash(digits_spec)
