@@ -341,8 +341,8 @@ LOSS_REASONS = frozenset(
 def forgive_in_aggregate(
     reasons: Sequence[ScreenReason | None], contributions: Sequence[float | None]
 ) -> list[ScreenReason | None]:
-    """Drop the loss verdict of a proposal whose contribution to the voter's aggregate,
-    ``L(agg(A + i)) - L(agg(A))`` (None: not measured), is negative (see
+    """Drop the loss verdict of a proposal whose contribution to the mean of the voter's accepted
+    proposals A, ``L(mean(A + i)) - L(mean(A + null))`` (None: not measured), is negative (see
     ValidationSpec.judge_in_aggregate)."""
     return [
         None if r in LOSS_REASONS and c is not None and c < 0 else r
