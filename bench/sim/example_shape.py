@@ -19,7 +19,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, write
 from emulator import federation, run
-from grid import _overrides
+from grid import validation_overrides
 
 from flalliance.fl.attacks import ATTACKS
 from flalliance.sim.config import SimConfig, build_spec
@@ -34,7 +34,7 @@ def main() -> None:
     )
     parser.add_argument("--out", default=None, help="default: sim-example-shape-<attack>.json")
     args = parser.parse_args()
-    validation = _overrides(args.validation)
+    validation = validation_overrides(args.validation)
     runs: list[dict[str, Any]] = []
     for seed in args.seeds:
         cfg = SimConfig(

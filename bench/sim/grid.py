@@ -102,7 +102,7 @@ def _run(cfg: SimConfig, fed: Any, system: str, validation: dict[str, Any] | Non
     return run(cfg, fed, "protocol", spec=spec)
 
 
-def _overrides(items: list[str]) -> dict[str, Any]:
+def validation_overrides(items: list[str]) -> dict[str, Any]:
     """``--validation round_gain_margin=0.075`` or ``judge_in_aggregate=true``: a trial of other limits
     than the defaults (recorded)."""
     fields = ValidationSpec.model_fields
@@ -149,7 +149,7 @@ def main() -> None:
         flwr_version: str | None = flwr.__version__
     except ImportError:
         flwr_version = None
-    validation = _overrides(args.validation)
+    validation = validation_overrides(args.validation)
     with_flower = flwr_version is not None and not args.no_flower
     if flwr_version is None and not args.no_flower:
         print("flwr is not installed (make bench-venv): running the protocol only", flush=True)
