@@ -1,7 +1,10 @@
 """`flalliance simulate` end to end: anvil, the contracts, participant processes, the report and plots.
 
-Short on purpose (5 participants, 3 rounds): one participant proposes Gaussian noise, one is absent (so the
-coordinator must move the clock past phases that wait on it), and the report must show what the chain did.
+Short on purpose (5 participants, 6 rounds = two epochs of 2 proposers): one participant proposes Gaussian
+noise, one is absent (so the coordinator must move the clock past phases that wait on it), and the report must
+show what the chain did. Two epochs, not one: when the absentee is round 0's pioneer that round aborts and the
+other proposer's turn is lost with it; the second epoch (a model exists by then) gives every participant a
+judged proposer turn, so the checks on the noise proposer's payout never pass vacuously.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ def test_simulate_end_to_end(tmp_path: Path) -> None:
             "--participants",
             "5",
             "--rounds",
-            "3",
+            "6",
             "--proposer-fraction-bps",
             "4000",
             "--malicious",
@@ -48,10 +51,10 @@ def test_simulate_end_to_end(tmp_path: Path) -> None:
     assert proc.returncode == 0, f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}"
     # progress lines while it runs
     assert "all 5 participants joined" in proc.stdout
-    assert proc.stdout.count("round ") >= 3 and "task COMPLETED" in proc.stdout
+    assert proc.stdout.count("round ") >= 6 and "task COMPLETED" in proc.stdout
 
     report = json.loads((out / "report.json").read_text())
-    assert len(report["rounds"]) == 3
+    assert len(report["rounds"]) == 6
     labels = {p["label"]: p for p in report["participants"]}
     assert labels["p04"]["malicious"] and labels["p04"]["behaviour"] == "gaussian"
     assert labels["p03"]["behaviour"] == "absent" and not labels["p00"]["malicious"]
@@ -80,14 +83,19 @@ def test_simulate_end_to_end(tmp_path: Path) -> None:
     # contribution: between none (no accepted proposal) and all of them (every proposal accepted)
     for o in outcomes.values():
         assert -o["slashed"] <= o["net"] <= o["rewarded"] - o["slashed"], o
-    # 3 rounds = one epoch (2 proposers of 5): the noise proposer had a turn and was rejected every time,
-    # so whatever it was paid as a voter in its other rounds (nothing when the epoch's wrap gave it two
-    # proposer turns, or it voted with the minority) never vests: it ends at minus its slashes; so does the
-    # absentee
+    # the second epoch gave the noise proposer a turn in a round with a model: at least one of its proposals
+    # was judged (and, above, rejected)
+    judged = [
+        p for r in report["rounds"] if not r["aborted"] for p in r["proposals"] if p["proposer"] == "p04"
+    ]
+    assert judged, [(r["round"], r["proposers"], r["aborted"]) for r in report["rounds"]]
+    # its proposals were rejected every time, so whatever it was paid as a voter in its other rounds (nothing
+    # when an epoch's wrap gave it two proposer turns, or it voted with the minority) never vests: it ends at
+    # minus its slashes; so does the absentee
     assert outcomes["p04"]["net"] == -outcomes["p04"]["slashed"] < 0
     assert outcomes["p03"]["net"] == -outcomes["p03"]["slashed"] < 0
     summary = report["summary"]
-    assert summary["rounds"] == 3 and summary["honest_proposals"] >= 1
+    assert summary["rounds"] == 6 and summary["honest_proposals"] >= 1
 
     for name in ("accuracy.png", "payouts.png"):
         data = (out / name).read_bytes()
