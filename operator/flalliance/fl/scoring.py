@@ -333,6 +333,22 @@ def forgive_aligned(
     ]
 
 
+def aligned_losses(rule: ValidationSpec, own_cosines: Sequence[float]) -> list[bool]:
+    """Per proposal: whether its ``loss_against_round`` and ``loss_outlier`` verdicts are forgiven, its
+    update agreeing with the voter's own, ``cos(Δ_i, Δ_v) >= aligned_loss_cosine``, and at least half as
+    much as the median of the round's other proposals (see ValidationSpec.aligned_loss_cosine). All False
+    when the field is None."""
+    limit = rule.aligned_loss_cosine
+    if limit is None:
+        return [False] * len(own_cosines)
+    out: list[bool] = []
+    for i, cosine in enumerate(own_cosines):
+        others = list(own_cosines[:i]) + list(own_cosines[i + 1 :])
+        relative = 0.5 * float(np.median(others)) if others else limit
+        out.append(cosine >= limit and cosine >= relative)
+    return out
+
+
 LOSS_REASONS = frozenset(
     {ScreenReason.LOSS_REGRESSION, ScreenReason.LOSS_AGAINST_ROUND, ScreenReason.LOSS_OUTLIER}
 )

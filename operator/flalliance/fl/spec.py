@@ -275,6 +275,14 @@ class ValidationSpec(_Strict):
     # way. A plain mean, not the declared sample counts (one declared sample would weigh an update down to
     # nothing). Needs at least one accepted proposal. False: off.
     judge_in_aggregate: bool = False
+    # Aligned losses (a trial, off by default; docs/results.md): a proposal rejected as loss_against_round
+    # or loss_outlier is accepted when its update points the way the voter's own does, cos(Δ_i, Δ_v) >= this,
+    # and at least half as much as the median of the round's other proposals do (against the untrained
+    # pioneer every update shares the first features, so a label flip's cosine of 0.1-0.2 is low next to
+    # the honest ones'). Under label skew an honest update raises a voter's loss a little while pointing
+    # its way (Fashion-MNIST: cos 0.11-0.18); a label flip after the first rounds points away (digits:
+    # cos -0.26 to 0.01). None: off.
+    aligned_loss_cosine: float | None = Field(default=None, ge=-1, le=1)
     # Offset bias: a proposal is rejected as offset_bias when its difference from the voter's own update,
     # d = Δ_i - Δ_v, leans one way across the coordinates, |Σ d_j| / Σ |d_j| > max_offset_balance (adaptive
     # attacks that add a fixed-sign shift to the benign mean, "a little is enough"; scoring.offset_balance),
@@ -406,6 +414,7 @@ _OMITTED_AT: dict[str, Any] = {
     "validation.probation_min_gain": 0.0,
     "validation.round_gain_margin": 0.05,
     "validation.judge_in_aggregate": False,
+    "validation.aligned_loss_cosine": None,
 }
 
 

@@ -22,6 +22,7 @@ from flalliance.fl.scoring import (
     AggregateVote,
     ScreenReason,
     aggregate_vote,
+    aligned_losses,
     forgive_aligned,
     forgive_in_aggregate,
     gain_verdicts,
@@ -214,6 +215,8 @@ def validate_round(
         gains = gain_verdicts(rule, losses, baseline_loss, plugin.loss(spec, own, judge))
         refs = [r or g for r, g in zip(refs, gains, strict=True)]
         regress = forgive_aligned(rule, regress, ref_stats.own_cosines)
+    aligned = aligned_losses(rule, ref_stats.own_cosines) if ref_stats else [False] * len(good)
+    against = [None if al else a for a, al in zip(against, aligned, strict=True)]
     regress = [r or a for r, a in zip(regress, against, strict=True)]
     # The round's medians are taken over the proposals this voter's own data does not already condemn, so
     # that attackers holding most of a round's few proposals set neither its scale nor its direction.
@@ -232,7 +235,7 @@ def validate_round(
         reason = screening[i]
         if reason is None:
             outlier = next(perf_iter)
-            reason = regress[i] or refs[i] or outlier
+            reason = regress[i] or refs[i] or (None if aligned[i] else outlier)
         reasons.append(reason)
     if rule.judge_in_aggregate:
         reasons = forgive_in_aggregate(reasons, _contributions(spec, global_tensors, good, reasons, judge))

@@ -12,6 +12,7 @@ from flalliance.fl.pioneer import initial_tensors
 from flalliance.fl.private_split import private_split
 from flalliance.fl.scoring import (
     ScreenReason,
+    aligned_losses,
     forgive_aligned,
     forgive_in_aggregate,
     regression_verdicts,
@@ -172,3 +173,14 @@ def test_a_loss_verdict_is_dropped_when_the_proposal_helps_the_aggregate() -> No
     assert forgive_in_aggregate(reasons, contributions) == [None, None, None, offset, regression, None]
     assert forgive_in_aggregate([regression], [None]) == [regression]
     assert ValidationSpec().judge_in_aggregate is False
+
+
+def test_aligned_losses_need_the_limit_and_half_the_rounds_median_cosine() -> None:
+    rule = ValidationSpec().model_copy(update={"aligned_loss_cosine": 0.1})
+    # later rounds: the others point the voter's way a little (median 0.14): 0.15 is aligned, 0.05 is not
+    assert aligned_losses(rule, [0.15, 0.05, 0.12, 0.16]) == [True, False, True, True]
+    # against the untrained pioneer every honest update shares its first features (cosines ~0.6): a label
+    # flip's 0.2 is above the limit but under half the others' median, so its loss verdicts stand
+    assert aligned_losses(rule, [0.2, 0.6, 0.65, 0.7]) == [False, True, True, True]
+    assert aligned_losses(rule, [0.3]) == [True]  # alone: the limit only
+    assert aligned_losses(ValidationSpec(), [0.9, 0.9]) == [False, False]  # off by default

@@ -100,3 +100,8 @@ def test_a_trial_validation_field_at_its_default_keeps_the_hash(digits_spec: Tra
     )
     assert '"judge_in_aggregate":true' in canonical_json(on).decode()
     assert spec_hash(on) != spec_hash(digits_spec)
+    assert "aligned_loss_cosine" not in canonical_json(digits_spec).decode()
+    trial = digits_spec.model_copy(
+        update={"validation": digits_spec.validation.model_copy(update={"aligned_loss_cosine": 0.1})}
+    )
+    assert '"aligned_loss_cosine":0.1' in canonical_json(trial).decode()
