@@ -7,6 +7,7 @@ ratio, the mirror gap and the accuracy change. docs/results.md reads the Fashion
 
     .venv/bin/python bench/sim/rejections.py --dataset fashion_mnist [--attack sign_flip] [--seed 0]
         [--set epochs=1 --set learning_rate=0.02]   # SimConfig fields, values as JSON
+        [--validation aligned_loss_cosine=0.1]      # a trial of other limits (grid.py)
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import emulator
 from common import SETUPS, malicious
-from grid import ROUNDS
+from grid import ROUNDS, validation_overrides
 
 from flalliance.fl.validation import plugin_for
+from flalliance.sim.config import build_spec
 
 
 def main() -> None:
@@ -33,7 +35,11 @@ def main() -> None:
     parser.add_argument("--share", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON", help="a SimConfig field")
+    parser.add_argument(
+        "--validation", nargs="*", default=[], metavar="FIELD=JSON", help="a trial of other limits (grid.py)"
+    )
     args = parser.parse_args()
+    validation = validation_overrides(args.validation)
 
     rows: list[tuple[float, list[Any]]] = []  # (the global model's loss on the voter's data, verdicts)
     real_validate = emulator.validate_round
@@ -62,7 +68,11 @@ def main() -> None:
         update[name] = json.loads(value)
     base = type(SETUPS[args.dataset]).model_validate({**SETUPS[args.dataset].model_dump(), **update})
     cfg = malicious(base, args.attack, args.share) if args.attack else base
-    res = emulator.run(cfg, emulator.federation(base), "protocol")
+    spec = None
+    if validation:
+        spec = build_spec(cfg)
+        spec = spec.model_copy(update={"validation": spec.validation.model_copy(update=validation)})
+    res = emulator.run(cfg, emulator.federation(base), "protocol", spec=spec)
     print({k: v for k, v in res.summary(set(cfg.malicious)).items() if k != "reasons"})
 
     by_hash: dict[str, list[tuple[float, Any]]] = defaultdict(list)
