@@ -32,7 +32,7 @@ from common import SETUPS, machine, malicious, write
 from emulator import RunResult, federation, run, run_flower
 
 from flalliance.fl.attacks import ATTACKS
-from flalliance.fl.spec import ValidationSpec
+from flalliance.fl.spec import TrainingLogicSpec, ValidationSpec
 from flalliance.sim.config import SimConfig, build_spec
 
 FLOWER = ("fedmedian", "fedtrimmedavg", "krum", "multikrum", "bulyan")
@@ -95,11 +95,15 @@ def _systems(with_flower: bool) -> list[str]:
 def _run(cfg: SimConfig, fed: Any, system: str, validation: dict[str, Any] | None = None) -> RunResult:
     if system.startswith("flower-"):
         return run_flower(cfg, fed, system.removeprefix("flower-"))
+    return run(cfg, fed, "protocol", spec=trial_spec(cfg, validation))
+
+
+def trial_spec(cfg: SimConfig, validation: dict[str, Any] | None) -> TrainingLogicSpec | None:
+    """The run's spec with the trial's validation limits, or None (the emulator builds the default)."""
     if not validation:
-        return run(cfg, fed, "protocol")
+        return None
     spec = build_spec(cfg)
-    spec = spec.model_copy(update={"validation": spec.validation.model_copy(update=validation)})
-    return run(cfg, fed, "protocol", spec=spec)
+    return spec.model_copy(update={"validation": spec.validation.model_copy(update=validation)})
 
 
 def validation_overrides(items: list[str]) -> dict[str, Any]:

@@ -22,10 +22,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import emulator
 from common import SETUPS, malicious
-from grid import ROUNDS, validation_overrides
+from grid import ROUNDS, trial_spec, validation_overrides
 
 from flalliance.fl.validation import plugin_for
-from flalliance.sim.config import build_spec
 
 
 def main() -> None:
@@ -68,11 +67,7 @@ def main() -> None:
         update[name] = json.loads(value)
     base = type(SETUPS[args.dataset]).model_validate({**SETUPS[args.dataset].model_dump(), **update})
     cfg = malicious(base, args.attack, args.share) if args.attack else base
-    spec = None
-    if validation:
-        spec = build_spec(cfg)
-        spec = spec.model_copy(update={"validation": spec.validation.model_copy(update=validation)})
-    res = emulator.run(cfg, emulator.federation(base), "protocol", spec=spec)
+    res = emulator.run(cfg, emulator.federation(base), "protocol", spec=trial_spec(cfg, validation))
     print({k: v for k, v in res.summary(set(cfg.malicious)).items() if k != "reasons"})
 
     by_hash: dict[str, list[tuple[float, Any]]] = defaultdict(list)
