@@ -7,7 +7,7 @@ ratio, the mirror gap and the accuracy change. docs/results.md reads the Fashion
 
     .venv/bin/python bench/sim/rejections.py --dataset fashion_mnist [--attack sign_flip] [--seed 0]
         [--set epochs=1 --set learning_rate=0.02]   # SimConfig fields, values as JSON
-        [--validation aligned_loss_cosine=0.1]      # a trial of other limits (grid.py)
+        [--validation judge_in_aggregate=true]      # a trial of other limits (grid.py)
 """
 
 from __future__ import annotations

@@ -349,19 +349,20 @@ def aligned_losses(rule: ValidationSpec, own_cosines: Sequence[float]) -> list[b
     return out
 
 
-LOSS_REASONS = frozenset(
-    {ScreenReason.LOSS_REGRESSION, ScreenReason.LOSS_AGAINST_ROUND, ScreenReason.LOSS_OUTLIER}
-)
+# The fewest accepted proposals the in-aggregate judgement takes as its reference: with one, half a
+# label-flipped update beside it was sometimes a descent direction early in a task (docs/results.md).
+AGGREGATE_MIN_REFERENCE = 2
 
 
 def forgive_in_aggregate(
     reasons: Sequence[ScreenReason | None], contributions: Sequence[float | None]
 ) -> list[ScreenReason | None]:
-    """Drop the loss verdict of a proposal whose contribution to the mean of the voter's accepted
-    proposals A, ``L(mean(A + i)) - L(mean(A + null))`` (None: not measured), is negative (see
-    ValidationSpec.judge_in_aggregate)."""
+    """Drop the loss_regression verdict of a proposal whose contribution to the mean of the voter's
+    accepted proposals A, ``L(mean(A + i)) - L(mean(A + null))`` (None: not measured), is negative (see
+    ValidationSpec.judge_in_aggregate). The other loss verdicts stand: they are already forgiven for
+    updates pointing the voter's way (aligned_losses), and they catch the early label flips."""
     return [
-        None if r in LOSS_REASONS and c is not None and c < 0 else r
+        None if r is ScreenReason.LOSS_REGRESSION and c is not None and c < 0 else r
         for r, c in zip(reasons, contributions, strict=True)
     ]
 

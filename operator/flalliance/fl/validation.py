@@ -18,7 +18,7 @@ from flalliance.fl.aggregation.base import flatten
 from flalliance.fl.plugin import Samples
 from flalliance.fl.plugins import plugin_for
 from flalliance.fl.scoring import (
-    LOSS_REASONS,
+    AGGREGATE_MIN_REFERENCE,
     AggregateVote,
     ScreenReason,
     aggregate_vote,
@@ -119,20 +119,23 @@ def _contributions(
     reasons: Sequence[ScreenReason | None],
     judge: Samples,
 ) -> list[float | None]:
-    """Per proposal rejected for its loss alone, what it adds to the mean of the accepted ones A on
+    """Per proposal rejected as loss_regression, what it adds to the mean of the accepted ones A on
     ``judge``: ``L(G + (ΣΔ_A + Δ_i) / (k + 1)) - L(G + ΣΔ_A / (k + 1))``, k = |A|; None for the others,
-    and for all when A is empty. The reference is A with a null update (the global model) in its place,
-    not A alone: any extra proposal shortens A's step, and a long step of A would make even a flipped
-    update look helpful. Plain means, whatever the aggregation rule and the sample counts declared: a
-    proposer declaring a single sample would otherwise weigh its update down to nothing."""
+    and for all when A holds fewer than AGGREGATE_MIN_REFERENCE proposals. The reference is A with a null
+    update (the global model) in its place, not A alone: any extra proposal shortens A's step, and a long
+    step of A would make even a flipped update look helpful. Plain means, whatever the aggregation rule
+    and the sample counts declared: a proposer declaring a single sample would otherwise weigh its update
+    down to nothing."""
     accepted = [p for p, r in zip(good, reasons, strict=True) if r is None]
-    if not accepted or not any(r in LOSS_REASONS for r in reasons):
+    if len(accepted) < AGGREGATE_MIN_REFERENCE or ScreenReason.LOSS_REGRESSION not in reasons:
         return [None] * len(good)
     plugin = plugin_for(spec)
     null = Proposal(bytes(32), global_tensors, 1)
     base = plugin.loss(spec, fedavg([*accepted, null], weighted=False), judge)
     return [
-        plugin.loss(spec, fedavg([*accepted, p], weighted=False), judge) - base if r in LOSS_REASONS else None
+        plugin.loss(spec, fedavg([*accepted, p], weighted=False), judge) - base
+        if r is ScreenReason.LOSS_REGRESSION
+        else None
         for p, r in zip(good, reasons, strict=True)
     ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from flalliance.fl.aggregation import Proposal
 from flalliance.fl.attacks import malicious_proposal
 from flalliance.fl.datasets import load_builtin
 from flalliance.fl.partition import dirichlet
@@ -21,7 +22,7 @@ from flalliance.fl.scoring import (
 )
 from flalliance.fl.spec import TrainingLogicSpec, ValidationSpec
 from flalliance.fl.training import train
-from flalliance.fl.validation import ProposalFile, validate_round
+from flalliance.fl.validation import ProposalFile, _contributions, validate_round
 from flalliance.fl.weights import content_hash, encode
 
 pytestmark = pytest.mark.unit
@@ -126,6 +127,23 @@ def test_label_flip_is_caught_when_the_voter_judges_on_its_train_split_too(
     assert {v.hash: v.reason for v in again.verdicts}[content_hash(flipped)] == "loss_regression"
 
 
+def test_the_aggregate_judgement_needs_two_accepted_proposals(digits_spec: TrainingLogicSpec) -> None:
+    """With one accepted proposal as the reference, half a flipped update beside it can look helpful early
+    in a task; the judgement is then not made, and only loss_regression verdicts are measured."""
+    data = load_builtin("digits").train
+    g = initial_tensors(digits_spec)
+    honest = [Proposal(bytes([i]) * 32, train(digits_spec, g, data, seed=i).tensors, 1) for i in (1, 2)]
+    flipped = Proposal(b"f" * 32, malicious_proposal("label_flip", digits_spec, g, data, seed=3), 1)
+    judge = data.subset(np.arange(200))
+    regression, against = ScreenReason.LOSS_REGRESSION, ScreenReason.LOSS_AGAINST_ROUND
+    one = _contributions(digits_spec, g, [honest[0], flipped], [None, regression], judge)
+    assert one == [None, None]
+    two = _contributions(digits_spec, g, [*honest, flipped], [None, None, regression], judge)
+    assert two[:2] == [None, None] and two[2] is not None and two[2] > 0  # the flip drags the mean down
+    others = _contributions(digits_spec, g, [*honest, flipped], [None, None, against], judge)
+    assert others == [None, None, None]
+
+
 def test_dissent_needs_evidence(digits_spec: TrainingLogicSpec) -> None:
     """An aggregate of honest skewed updates that forgets the voter's classes: -1 only without the rule."""
     lenient = digits_spec.model_copy(
@@ -160,7 +178,7 @@ def test_dissent_needs_evidence(digits_spec: TrainingLogicSpec) -> None:
     assert after.vote.score == 0 and after.aggregate_hash == before.aggregate_hash
 
 
-def test_a_loss_verdict_is_dropped_when_the_proposal_helps_the_aggregate() -> None:
+def test_a_regression_verdict_is_dropped_when_the_proposal_helps_the_aggregate() -> None:
     regression, against, outlier, offset = (
         ScreenReason.LOSS_REGRESSION,
         ScreenReason.LOSS_AGAINST_ROUND,
@@ -169,8 +187,9 @@ def test_a_loss_verdict_is_dropped_when_the_proposal_helps_the_aggregate() -> No
     )
     reasons = [regression, against, outlier, offset, regression, None]
     contributions = [-0.02, -0.5, -0.1, -0.3, 0.04, None]
-    # a helping contribution forgives a loss verdict only; a hurting or unmeasured one forgives nothing
-    assert forgive_in_aggregate(reasons, contributions) == [None, None, None, offset, regression, None]
+    # a helping contribution forgives a loss_regression verdict only (the other loss verdicts catch the
+    # early label flips); a hurting or unmeasured one forgives nothing
+    assert forgive_in_aggregate(reasons, contributions) == [None, against, outlier, offset, regression, None]
     assert forgive_in_aggregate([regression], [None]) == [regression]
     assert ValidationSpec().judge_in_aggregate is False
 
@@ -183,4 +202,6 @@ def test_aligned_losses_need_the_limit_and_half_the_rounds_median_cosine() -> No
     # flip's 0.2 is above the limit but under half the others' median, so its loss verdicts stand
     assert aligned_losses(rule, [0.2, 0.6, 0.65, 0.7]) == [False, True, True, True]
     assert aligned_losses(rule, [0.3]) == [True]  # alone: the limit only
-    assert aligned_losses(ValidationSpec(), [0.9, 0.9]) == [False, False]  # off by default
+    assert ValidationSpec().aligned_loss_cosine == 0.1  # the default
+    off = ValidationSpec().model_copy(update={"aligned_loss_cosine": None})
+    assert aligned_losses(off, [0.9, 0.9]) == [False, False]
