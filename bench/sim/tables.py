@@ -136,8 +136,15 @@ def _net(v: float | None) -> str:
 
 
 def grid() -> list[str]:
-    """bench/results/sim-grid.json: per dataset, one row per attack @ share, pooled over the seeds."""
-    parts = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("sim-grid*.json"))]
+    """bench/results/sim-grid.json or sim-grid-<dataset>.json (make bench-sim-grid): per dataset, one row
+    per attack @ share, pooled over the seeds. Other sim-grid-*.json files (other seeds, trials of other
+    limits) are described in docs/results.md's text, not merged here."""
+    parts = []
+    for path in sorted(RESULTS.glob("sim-grid*.json")):
+        part = json.loads(path.read_text())
+        stems = {"sim-grid"} | {f"sim-grid-{name}" for name in part["datasets"]}
+        if path.stem in stems and not part.get("validation_overrides"):
+            parts.append(part)
     if not parts:
         return ["(not measured yet: make bench-sim-grid)"]
     g = dict(parts[0])
