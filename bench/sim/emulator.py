@@ -158,8 +158,14 @@ def run(
     *,
     spec: TrainingLogicSpec | None = None,
     role_seed: int = 0,
+    colluding_voters: bool = False,
 ) -> RunResult:
-    """Play ``cfg.rounds`` rounds of ``system``; the held-out accuracy of the global model per round."""
+    """Play ``cfg.rounds`` rounds of ``system``; the held-out accuracy of the global model per round.
+
+    ``colluding_voters``: the attackers vote as a bloc as well as attacking as proposers: as voters they
+    accept every attacker's proposal and reject every honest one (a proposal's verdict bits cost a voter
+    nothing), and send the round score an honest voter would (the score is what voters are paid for).
+    Without it, malicious participants vote honestly and attack only with their proposals."""
     torch.set_num_threads(1)
     spec = spec or build_spec(cfg)
     if system == "collective":
@@ -238,7 +244,10 @@ def run(
             bits = 0
             for k, ok in enumerate(index_verdicts(rv.verdicts, [h for h, _ in owners])):
                 bits |= int(ok) << k
-            for verdict in rv.verdicts:
+            colluding = colluding_voters and cfg.behaviour(v) != "honest"
+            if colluding:
+                bits = sum(1 << k for k, (_, i) in enumerate(owners) if cfg.behaviour(i) != "honest")
+            for verdict in [] if colluding else rv.verdicts:  # the reasons of the voters' own judgements
                 if not verdict.accepted:
                     kind = "malicious" if cfg.behaviour(owner[verdict.hash]) != "honest" else "honest"
                     result.reasons[f"{kind}:{verdict.reason}"] += 1

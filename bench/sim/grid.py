@@ -30,6 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SETUPS, machine, malicious, write
 from emulator import RunResult, federation, run, run_flower
+from pooling import TARGETS, pooled
 
 from flalliance.fl.attacks import ATTACKS
 from flalliance.fl.spec import TrainingLogicSpec, ValidationSpec
@@ -37,7 +38,6 @@ from flalliance.sim.config import SimConfig, build_spec
 
 FLOWER = ("fedmedian", "fedtrimmedavg", "krum", "multikrum", "bulyan")
 ROUNDS = {"digits": 60, "fashion_mnist": 30}  # Fashion-MNIST: 30 rounds so the grid fits two cores
-TARGETS = {"malicious_rejected_min": 0.95, "honest_rejected_max": 0.03, "drop_points_max": 2.0}
 
 
 def _cell(res: RunResult, bad: set[int], clean_accuracy: float) -> dict[str, Any]:
@@ -55,47 +55,20 @@ def _cell(res: RunResult, bad: set[int], clean_accuracy: float) -> dict[str, Any
     }
 
 
-def _pooled(cells: list[dict[str, Any]]) -> dict[str, Any]:
-    """The seeds of one cell together: rejection rates over all proposals, the worst nets, the mean drop."""
-
-    def rate(kind: str) -> float | None:
-        total = sum(c[f"{kind}_proposals"] for c in cells)
-        if not total:
-            return None
-        return sum((c[f"{kind}_rejected"] or 0) * c[f"{kind}_proposals"] for c in cells) / total
-
-    honest_nets = [v for c in cells for i, v in c["net_tokens"].items() if int(i) not in c["malicious"]]
-    bad_nets = [v for c in cells for i, v in c["net_tokens"].items() if int(i) in c["malicious"]]
-    out: dict[str, Any] = {
-        "seeds": len(cells),
-        "final_accuracy_mean": sum(c["final_accuracy"] for c in cells) / len(cells),
-        "drop_points_mean": sum(c["drop_points"] for c in cells) / len(cells),
-        "drop_points_max": max(c["drop_points"] for c in cells),
-        "malicious_rejected": rate("malicious"),
-        "honest_rejected": rate("honest"),
-        "honest_min_net_tokens": min(honest_nets) if honest_nets else None,
-        "malicious_max_net_tokens": max(bad_nets) if bad_nets else None,
-    }
-    if honest_nets:
-        mal = out["malicious_rejected"]
-        out["targets"] = {
-            "malicious_rejected": mal is None or mal >= TARGETS["malicious_rejected_min"],
-            "honest_rejected": (out["honest_rejected"] or 0) <= TARGETS["honest_rejected_max"],
-            "accuracy": out["drop_points_mean"] <= TARGETS["drop_points_max"],
-            "honest_net_positive": min(honest_nets) > 0,
-            "malicious_net_negative": not bad_nets or max(bad_nets) < 0,
-        }
-    return out
-
-
 def _systems(with_flower: bool) -> list[str]:
     return ["protocol", *(f"flower-{s}" for s in FLOWER if with_flower)]
 
 
-def _run(cfg: SimConfig, fed: Any, system: str, validation: dict[str, Any] | None = None) -> RunResult:
+def _run(
+    cfg: SimConfig,
+    fed: Any,
+    system: str,
+    validation: dict[str, Any] | None = None,
+    colluding_voters: bool = False,
+) -> RunResult:
     if system.startswith("flower-"):
         return run_flower(cfg, fed, system.removeprefix("flower-"))
-    return run(cfg, fed, "protocol", spec=trial_spec(cfg, validation))
+    return run(cfg, fed, "protocol", spec=trial_spec(cfg, validation), colluding_voters=colluding_voters)
 
 
 def trial_spec(cfg: SimConfig, validation: dict[str, Any] | None) -> TrainingLogicSpec | None:
@@ -142,6 +115,11 @@ def main() -> None:
         help="override ValidationSpec fields for the protocol (a trial; recorded in the JSON)",
     )
     parser.add_argument(
+        "--colluding-voters",
+        action="store_true",
+        help="the attackers also vote as a bloc: their proposals accepted, honest ones rejected (recorded)",
+    )
+    parser.add_argument(
         "--out", default=None, help="default: sim-grid.json, or sim-grid-<dataset>.json for one"
     )
     args = parser.parse_args()
@@ -167,6 +145,7 @@ def main() -> None:
         "shares": args.shares,
         "attacks": args.attacks,
         "validation_overrides": validation,
+        "colluding_voters": args.colluding_voters,
         "datasets": {},
     }
     started = time.perf_counter()
@@ -184,7 +163,7 @@ def main() -> None:
             fed = federation(base)
             clean: dict[str, float] = {}
             for system in systems:
-                res = _run(base, fed, system, validation)
+                res = _run(base, fed, system, validation, args.colluding_voters)
                 clean[system] = res.accuracy[-1]
                 per_seed.setdefault("clean", {}).setdefault(system, []).append(
                     _cell(res, set(), res.accuracy[-1])
@@ -195,14 +174,15 @@ def main() -> None:
                     key = f"{attack}@{round(share * 100)}"
                     for system in systems:
                         t0 = time.perf_counter()
-                        cell = _cell(_run(cfg, fed, system, validation), set(cfg.malicious), clean[system])
+                        res = _run(cfg, fed, system, validation, args.colluding_voters)
+                        cell = _cell(res, set(cfg.malicious), clean[system])
                         cell["seconds"] = round(time.perf_counter() - t0, 2)
                         per_seed.setdefault(key, {}).setdefault(system, []).append(cell)
                         print(f"{name} seed {seed} {key} {system}: {_line(cell)}", flush=True)
         for key, by_system in per_seed.items():
             target = table["clean"] if key == "clean" else table["cells"].setdefault(key, {})
             for system, cells in by_system.items():
-                target[system] = {"pooled": _pooled(cells), "runs": cells}
+                target[system] = {"pooled": pooled(cells), "runs": cells}
         out["datasets"][name] = table
         out["seconds"] = round(time.perf_counter() - started, 1)
         write(args.out, out)

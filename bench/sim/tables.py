@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pooling import pooled
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
@@ -143,7 +147,7 @@ def grid() -> list[str]:
     for path in sorted(RESULTS.glob("sim-grid*.json")):
         part = json.loads(path.read_text())
         stems = {"sim-grid"} | {f"sim-grid-{name}" for name in part["datasets"]}
-        if path.stem in stems and not part.get("validation_overrides"):
+        if path.stem in stems and not part.get("validation_overrides") and not part.get("colluding_voters"):
             parts.append(part)
     if not parts:
         return ["(not measured yet: make bench-sim-grid)"]
@@ -194,6 +198,50 @@ def grid() -> list[str]:
     return out
 
 
+def colluding() -> list[str]:
+    """bench/results/sim-grid-colluding-voters*.json (grid.py --colluding-voters): the attackers vote as a
+    bloc too. Each cell beside the same seeds of the grid with attackers voting honestly (any sim-grid*.json
+    without trial overrides), both pooled over the seeds the colluding runs cover."""
+    runs: dict[bool, dict[tuple[str, str], dict[int, dict[str, Any]]]] = {True: {}, False: {}}
+    for path in sorted(RESULTS.glob("sim-grid*.json")):
+        part = json.loads(path.read_text())
+        if part.get("validation_overrides"):
+            continue
+        side = runs[bool(part.get("colluding_voters"))]
+        for name, d in part["datasets"].items():
+            for key, row in d["cells"].items():
+                for seed, cell in zip(part["seeds"], row["protocol"]["runs"], strict=True):
+                    side.setdefault((name, key), {})[seed] = cell
+    if not runs[True]:
+        return ["(not measured yet: bench/sim/grid.py --colluding-voters)"]
+    out = [
+        "| dataset | attack @ share | seeds | malicious rejected (honest voting -> bloc) | honest rejected | "
+        "acc pts vs clean | honest min net | attacker max net | targets met (bloc) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (name, key), by_seed in sorted(
+        runs[True].items(), key=lambda kv: (kv[0][0], kv[0][1].split("@")[1], kv[0][1])
+    ):
+        seeds = sorted(by_seed)
+        bloc = pooled([by_seed[s] for s in seeds])
+        base_runs = runs[False].get((name, key), {})
+        base = pooled([base_runs[s] for s in seeds]) if all(s in base_runs for s in seeds) else None
+        missed = [k for k, ok in bloc.get("targets", {}).items() if not ok]
+
+        def pair(
+            field: str, fmt: Any, base: dict[str, Any] | None = base, bloc: dict[str, Any] = bloc
+        ) -> str:
+            return f"{fmt(base[field]) if base else '-'} -> {fmt(bloc[field])}"
+
+        out.append(
+            f"| {name} | {key.replace('@', ' @ ')}% | {', '.join(map(str, seeds))} | "
+            f"{pair('malicious_rejected', pct)} | {pair('honest_rejected', pct)} | "
+            f"{pair('drop_points_mean', lambda v: f'{-v:+.1f}')} | {pair('honest_min_net_tokens', _net)} | "
+            f"{pair('malicious_max_net_tokens', _net)} | {'all' if not missed else 'missed: ' + ', '.join(missed)} |"
+        )
+    return out
+
+
 def cost() -> list[str]:
     path = RESULTS / "sim-cost.json"
     if not path.exists():
@@ -230,6 +278,7 @@ def main() -> None:
         "peer": peer(),
         "robustness": robustness(),
         "grid": grid(),
+        "colluding": colluding(),
         "cost": cost(),
     }
     text = DOC.read_text()
