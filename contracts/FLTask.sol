@@ -68,8 +68,6 @@ contract FLTask is ReentrancyGuardTransient {
     uint8 private constant ACT_COMMITTED = uint8(Action.Committed);
     uint8 private constant ACT_REVEALED_FOR = uint8(Action.RevealedFor);
     uint8 private constant ACT_REVEALED_AGAINST = uint8(Action.RevealedAgainst);
-    /// @dev Account.proposalIndex of a reveal that counted no weight (its voter is paid nothing for it)
-    uint8 private constant UNWEIGHTED_REVEAL = 1;
 
     // Header.flags
     uint8 private constant H_STARTED = 1; // a round has been started (round is meaningful)
@@ -201,7 +199,7 @@ contract FLTask is ReentrancyGuardTransient {
         uint16 index;
         uint16 actionRound;
         uint8 actionKind;
-        uint8 proposalIndex; // a proposal's index; for a reveal, UNWEIGHTED_REVEAL when it counted no weight
+        uint8 proposalIndex;
         bool joined;
         uint16 acceptedProposals; // decided proposals accepted (here, not in Ledger: settling a reward writes this slot anyway)
         uint72 pendingReward; // settled rewards not yet moved to Balance/Ledger (saves a write per round)
@@ -689,19 +687,9 @@ contract FLTask is ReentrancyGuardTransient {
         if (score > int256(MAX_SCORE) || score < -int256(MAX_SCORE)) revert ScoreOutOfRange(score);
         if (score >= 0 && aggregateHash == bytes32(0)) revert ZeroHash();
 
-        // Settle rounds < this one: the stake left is this round's voting weight. Under PerProposal it counts
-        // only while the voter is in good standing: no decided proposal yet, or more accepted than rejected
-        // (the condition its rewards vest on). A participant whose proposals are rejected as often as they
-        // are accepted loses its say over the others' until its work is accepted again, so a bloc that votes
-        // for its own proposals and against honest ones stops counting once honest majorities have rejected
-        // its members' work. The reveal is paid on the weight it counted (UNWEIGHTED_REVEAL: nothing).
-        // Mirrored by flalliance.protocol.payouts.voting_weight.
+        // Settle rounds < this one: the stake left is this round's voting weight.
         a = _settle(msg.sender, m, a, h.finalizedRounds, c);
         uint256 weight = a.stake / WEIGHT_UNIT;
-        if (c.policy == Policy.PerProposal) {
-            uint256 rejected = m.ledger.rejectedProposals;
-            if (rejected != 0 && rejected >= a.acceptedProposals) weight = 0;
-        }
         if (weight > 0) {
             _tallyRejections(tag, verdicts, c.proposalCount, weight);
             if (score >= 0) {
@@ -715,7 +703,6 @@ contract FLTask is ReentrancyGuardTransient {
         _counts = c;
         a.actionRound = h.round;
         a.actionKind = score >= 0 ? ACT_REVEALED_FOR : ACT_REVEALED_AGAINST;
-        a.proposalIndex = weight == 0 ? UNWEIGHTED_REVEAL : 0;
         m.acct = a;
         emit VoteRevealed(h.round, msg.sender, aggregateHash, score, verdicts, weight);
     }
@@ -1091,8 +1078,7 @@ contract FLTask is ReentrancyGuardTransient {
             else if (decided == DECIDED_REJECTED) ++x.rejected;
         }
         if (rewarded) {
-            // a voter is paid on the weight its reveal counted: none when it was out of good standing
-            if (slot < rec.numProposers || a.proposalIndex == 0) x.reward += (x.stake / WEIGHT_UNIT) * rec.rewardPerWeight;
+            x.reward += (x.stake / WEIGHT_UNIT) * rec.rewardPerWeight;
         } else if (slashed) {
             uint256 amount = (x.stake * x.slashBps) / BPS;
             if (amount > 0) {

@@ -153,7 +153,7 @@ struct ParticipantInfo {
     bool withdrawn;
     uint256 lastActionRound; // the round of `lastAction` (meaningless while lastAction == None)
     Action lastAction;
-    uint256 proposalIndex; // when lastAction == Proposed; after a reveal, 1 when it counted no weight
+    uint256 proposalIndex; // when lastAction == Proposed
     uint256 acceptedProposals; // settled proposals accepted (verdict bit set in a round with reveals)
     uint256 rejectedProposals; // settled proposals rejected, and proposer turns missed (absent)
     uint256 unvested; // PerProposal: rewards credited by settlement, not claimable until they vest

@@ -272,7 +272,7 @@ class ParticipantInfo(_Struct):
     withdrawn: bool
     last_action_round: int
     last_action: Action
-    proposal_index: int  # of its last proposal; after a reveal, 1 when that reveal counted no weight
+    proposal_index: int
     accepted_proposals: int
     rejected_proposals: int
     unvested: int

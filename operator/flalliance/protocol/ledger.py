@@ -25,7 +25,6 @@ from flalliance.protocol.payouts import (
     reward_per_weight,
     slash,
     vest,
-    voting_weight,
     weight,
 )
 
@@ -58,7 +57,6 @@ class Account:
     action_round: int = -1
     proposal_index: int | None = None
     revealed_for: bool | None = None
-    revealed_weight: int = 0  # the weight its last reveal counted (what a voter's reward is paid on)
     rewarded_total: int = 0  # every reward settlement credited (PerProposal: vested or not)
     withdrawn: bool = False
     accepted_proposals: int = 0  # decided proposals accepted (verdict bit set, round with reveals)
@@ -221,17 +219,9 @@ class TaskLedger:
     def reveal(self, address: str, aggregate: bytes, score: int, verdicts: int) -> None:
         self.settle(address)
         acct = self.accounts[address]
-        counted = voting_weight(
-            acct.stake,
-            self.weight_unit,
-            acct.accepted_proposals,
-            acct.rejected_proposals,
-            per_proposal=self.policy == Policy.PER_PROPOSAL,
-        )
-        acct.revealed_weight = counted
         self._votes.append(
             RevealedVote(
-                weight=counted,
+                weight=weight(acct.stake, self.weight_unit),
                 score=score,
                 aggregate=aggregate,
                 verdicts=verdicts,
@@ -316,10 +306,7 @@ class TaskLedger:
             elif counted == Contribution.REJECTED:
                 acct.rejected_proposals += 1
             if result == Outcome.REWARD:
-                # a voter is paid on the weight its reveal counted (none out of good standing); that reveal
-                # is its last submission, since every submission settles the rounds before it
-                paid = weight(acct.stake, self.weight_unit) if is_proposer else acct.revealed_weight
-                amount = paid * rec.reward_per_weight
+                amount = weight(acct.stake, self.weight_unit) * rec.reward_per_weight
                 rewarded += amount
                 self.outstanding_rewards -= amount
             elif result.slashed:

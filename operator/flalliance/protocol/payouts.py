@@ -57,19 +57,6 @@ def weight(stake: int, weight_unit: int) -> int:
     return stake // weight_unit
 
 
-def voting_weight(stake: int, weight_unit: int, accepted: int, rejected: int, *, per_proposal: bool) -> int:
-    """A voter's weight in a round's tallies, from its stake and its decided proposals settled through the
-    rounds before (mirror of FLTask.revealVote): under ``PerProposal`` none while it is out of good
-    standing, i.e. once it has a rejected proposal and no more accepted than rejected ones (the condition
-    its rewards vest on). A bloc that accepts its own proposals and rejects honest ones loses its say as
-    soon as an honest majority has rejected its members' work; an honest voter wrongly rejected before its
-    first acceptance votes again once its next proposal is accepted. Its reward for the round is paid on
-    the same weight."""
-    if per_proposal and rejected > 0 and accepted <= rejected:
-        return 0
-    return weight(stake, weight_unit)
-
-
 def slash(stake: int, slash_bps: int) -> tuple[int, int, int]:
     """(amount taken, of which back to the pool, of which the finalizer's fee)."""
     amount = stake * slash_bps // BPS

@@ -184,9 +184,8 @@ def _vested_events(t: DevTask, receipt: object) -> list[tuple[str, int, int]]:
 
 def test_rewards_vest_by_contribution_after_the_end(make_task: MakeTask) -> None:
     """PerProposal: 6 participants, 2 proposers a round, epochs of 3 rounds, 4 rounds, so everyone proposes
-    once in rounds 0-2 and two of them again in round 3. The attacker's proposals are always rejected: from
-    its first rejection (round 0) its votes count no weight and earn nothing, and it vests nothing. The
-    sloppy participant's round-3
+    once in rounds 0-2 and two of them again in round 3. The attacker's proposals are always rejected: it is
+    rewarded as an honest voter, yet vests nothing and forfeits it all. The sloppy participant's round-3
     proposal is rejected, its first accepted: half of its rewards vest. Claims during the task pay finalizer
     fees only; forfeits return to the pool and so to the funder."""
     t = _task(make_task)
@@ -204,11 +203,8 @@ def test_rewards_vest_by_contribution_after_the_end(make_task: MakeTask) -> None
             t.members[p].propose(keccak(f"model/{p}/{r}".encode()), 10)
         bits = sum(1 << k for k, p in enumerate(proposers) if p not in (attacker, sloppy))
         t.play_round(proposers=[], votes={v: Vote(keccak(b"agg"), 1, bits) for v in voters}, start=False)
-        if r in (1, 2):
-            assert attacker in voters  # it proposed in round 0, so it votes in the rest of the epoch
-            assert t.task.participant(attacker).proposal_index == 1  # its reveal counted no weight
         if r == 1:
-            voter = next(v for v in voters if v != attacker)
+            voter = voters[0]
             t.task.settle(voter, 100)
             info = t.task.participant(voter)
             assert info.unvested == info.rewarded_total > 0 and info.claimable == 0 and not info.vesting_done
@@ -241,7 +237,7 @@ def test_rewards_vest_by_contribution_after_the_end(make_task: MakeTask) -> None
         assert not _vested_events(t, t.task.settle(a, 100))  # vesting happens once
     a_info = t.task.participant(attacker)
     assert (a_info.accepted_proposals, a_info.vested) == (0, 0)
-    assert a_info.rewarded_total == a_info.forfeited == 0  # out of good standing since round 0: no voter pay
+    assert a_info.rewarded_total > 0 and a_info.forfeited == a_info.rewarded_total
     assert a_info.slashed_total >= STAKE // 10  # slashed for every proposal it made
     s_info = t.task.participant(sloppy)
     assert (s_info.accepted_proposals, s_info.rejected_proposals) == (1, 1)
@@ -253,28 +249,6 @@ def test_rewards_vest_by_contribution_after_the_end(make_task: MakeTask) -> None
     t.task.refund_pool()
     assert token.balance_of(funder) - refunded == pool_before + recycled + forfeited_total
     assert token.balance_of(t.address) == t.task.participant(t.owner.address or "").claimable  # fees left
-
-
-def test_a_voter_out_of_good_standing_cannot_sway_a_verdict(make_task: MakeTask) -> None:
-    """PerProposal: a participant whose proposal was rejected (and none accepted) votes with no weight. In
-    round 1 it and one honest voter reject the first proposal and one honest voter accepts it: counted
-    with its stake the rejection would win 2 to 1; without it the verdict is a tie, and ties accept."""
-    t = _task(make_task)
-    t.start()
-    proposers, voters = t.roles(0)
-    attacker = proposers[0]
-    t.play_round(votes={v: Vote(keccak(b"agg"), 1, 0b10) for v in voters}, start=False)  # rejects it
-    t.start()
-    proposers, voters = t.roles(1)
-    assert attacker in voters
-    honest = [v for v in voters if v != attacker]
-    votes = {attacker: Vote(keccak(b"agg"), 1, 0b10), honest[0]: Vote(keccak(b"agg"), 1, 0b10)}
-    votes[honest[1]] = Vote(keccak(b"agg"), 1, 0b11)
-    t.play_round(votes=votes, start=False)
-    info = t.task.round_info(1)
-    assert info.reveal_count == 3 and info.proposal_accepted(0) and info.proposal_accepted(1)
-    assert t.task.participant(attacker).proposal_index == 1  # its reveal counted no weight
-    assert info.rewarded_weight == 2 * W + 2 * W  # the two honest voters' and both proposers' weights
 
 
 def test_every_token_is_accounted_for(make_task: MakeTask) -> None:

@@ -8,7 +8,6 @@ import pytest
 from flalliance.protocol import roles
 from flalliance.protocol.decision import Policy
 from flalliance.protocol.ledger import LedgerError, Status, TaskLedger
-from flalliance.protocol.payouts import voting_weight
 
 pytestmark = pytest.mark.unit
 
@@ -164,14 +163,12 @@ def test_rewards_vest_by_accepted_minus_rejected_proposals_after_the_end() -> No
     paid_in = 400 * E18 + 900 * E18
     assert ledger.held == paid_in
     unvested = {a: ledger.accounts[a].unvested for a in ledger.roster()}
-    assert unvested[attacker] > 0  # it was rewarded as an honest voter in round 0, before its first rejection
+    assert unvested[attacker] > 0  # it was rewarded as an honest voter...
     pool = ledger.pool
     vested, forfeited = ledger.vest(attacker)
     acct = ledger.accounts[attacker]
     assert ledger.proposal_counts(attacker) == (0, 2)
-    # its round-3 vote, out of good standing (0 accepted, 2 rejected), counted no weight and earned nothing
-    assert ledger.accounts[attacker].revealed_weight == 0
-    assert vested == 0 and forfeited == acct.rewarded_total == unvested[attacker]  # and it vests nothing
+    assert vested == 0 and forfeited == acct.rewarded_total > unvested[attacker]  # ... and vests nothing
     assert ledger.pool == pool + forfeited and ledger.claimable.get(attacker, 0) == 0
     assert ledger.vest(attacker) == (0, forfeited)  # idempotent
     assert ledger.pool == pool + forfeited
@@ -281,34 +278,3 @@ def test_the_emulators_call_pattern_and_an_attacker_who_is_always_caught(policy:
             assert net < 0 if policy == Policy.PER_PROPOSAL else net > 0
         else:
             assert (forfeited, rejected) == (0, 0)
-
-
-def test_a_voter_out_of_good_standing_counts_no_weight_and_earns_nothing_for_it() -> None:
-    """PerProposal: once a participant has a rejected proposal and no more accepted than rejected ones, its
-    votes weigh nothing in the tallies and its voter rewards are nothing; Collective keeps FLock's rule.
-    In the vesting task, round 1's voters are the sloppy proposer (rejected in round 0) and p2, its
-    proposers the attacker (rejected) and p3 (accepted); every stake is 100 tokens."""
-    per, attacker, sloppy = _vesting_task(Policy.PER_PROPOSAL)
-    assert _roles(per, 1) == (["p0", "p3"], ["p1", "p2"]) and (attacker, sloppy) == ("p0", "p1")
-    u = 100 * E18 // per.weight_unit  # one stake in weight units
-    assert per.rounds[1].rewarded_weight == 2 * u  # p2's vote and p3's proposal; p1's vote counted 0
-    assert per.accounts[attacker].revealed_weight == 0  # its round-3 vote: 0 accepted, 2 rejected
-    assert per.accounts["p3"].revealed_weight == u  # 2 accepted
-    flock, _, _ = _vesting_task(Policy.COLLECTIVE)
-    assert flock.rounds[1].rewarded_weight == 4 * u  # both votes, both proposers (round accepted)
-    assert flock.accounts[attacker].revealed_weight == u
-
-
-@pytest.mark.parametrize(
-    ("accepted", "rejected", "per_proposal", "expected"),
-    [
-        (0, 0, True, 10),  # no decided proposal yet: votes
-        (1, 0, True, 10),
-        (2, 1, True, 10),  # more accepted than rejected
-        (1, 1, True, 0),  # as many rejected as accepted: out of good standing
-        (0, 1, True, 0),
-        (0, 3, False, 10),  # Collective: FLock's rule, stake alone
-    ],
-)
-def test_voting_weight(accepted: int, rejected: int, per_proposal: bool, expected: int) -> None:
-    assert voting_weight(10 * E18, E18, accepted, rejected, per_proposal=per_proposal) == expected
