@@ -200,44 +200,60 @@ def grid() -> list[str]:
 
 def colluding() -> list[str]:
     """bench/results/sim-grid-colluding-voters*.json (grid.py --colluding-voters): the attackers vote as a
-    bloc too. Each cell beside the same seeds of the grid with attackers voting honestly (any sim-grid*.json
-    without trial overrides), both pooled over the seeds the colluding runs cover."""
-    runs: dict[bool, dict[tuple[str, str], dict[int, dict[str, Any]]]] = {True: {}, False: {}}
-    for path in sorted(RESULTS.glob("sim-grid*.json")):
-        part = json.loads(path.read_text())
-        if part.get("validation_overrides"):
+    bloc too. Per cell, pooled over the seeds those runs cover: the bloc against the protocol as built, in
+    square brackets the bloc against the good-standing trial (sim-trial-good-standing-colluding-*.json,
+    commit 96bb5ee, reverted), and in round brackets the same seeds with the attackers voting honestly (any
+    sim-grid*.json without trial overrides)."""
+    runs: dict[str, dict[tuple[str, str], dict[int, dict[str, Any]]]] = {
+        "trial": {},
+        "bloc": {},
+        "honest": {},
+    }
+    for path in sorted(RESULTS.glob("sim-*.json")):
+        if path.stem.startswith("sim-trial-good-standing-colluding-"):
+            side = "trial"
+        elif path.stem.startswith("sim-grid"):
+            side = "bloc" if "colluding-voters" in path.stem else "honest"
+        else:
             continue
-        side = runs[bool(part.get("colluding_voters"))]
+        part = json.loads(path.read_text())
+        if part.get("validation_overrides") or bool(part.get("colluding_voters")) != (side != "honest"):
+            continue
         for name, d in part["datasets"].items():
             for key, row in d["cells"].items():
                 for seed, cell in zip(part["seeds"], row["protocol"]["runs"], strict=True):
-                    side.setdefault((name, key), {})[seed] = cell
-    if not runs[True]:
+                    runs[side].setdefault((name, key), {})[seed] = cell
+    if not runs["bloc"]:
         return ["(not measured yet: bench/sim/grid.py --colluding-voters)"]
     out = [
-        "| dataset | attack @ share | seeds | malicious rejected (honest voting -> bloc) | honest rejected | "
-        "acc pts vs clean | honest min net | attacker max net | targets met (bloc) |",
+        "| dataset | attack @ share | seeds | malicious rejected | honest rejected | accuracy (pts vs clean) | "
+        "honest min net | attacker max net | targets met (bloc) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for (name, key), by_seed in sorted(
-        runs[True].items(), key=lambda kv: (kv[0][0], kv[0][1].split("@")[1], kv[0][1])
+        runs["bloc"].items(), key=lambda kv: (kv[0][0], kv[0][1].split("@")[1], kv[0][1])
     ):
         seeds = sorted(by_seed)
-        bloc = pooled([by_seed[s] for s in seeds])
-        base_runs = runs[False].get((name, key), {})
-        base = pooled([base_runs[s] for s in seeds]) if all(s in base_runs for s in seeds) else None
-        missed = [k for k, ok in bloc.get("targets", {}).items() if not ok]
 
-        def pair(
-            field: str, fmt: Any, base: dict[str, Any] | None = base, bloc: dict[str, Any] = bloc
-        ) -> str:
-            return f"{fmt(base[field]) if base else '-'} -> {fmt(bloc[field])}"
+        def pool(
+            side: str, seeds: list[int] = seeds, cell: tuple[str, str] = (name, key)
+        ) -> dict[str, Any] | None:
+            have = runs[side].get(cell, {})
+            return pooled([have[s] for s in seeds]) if all(s in have for s in seeds) else None
+
+        trial, now, honest = pool("trial"), pool("bloc"), pool("honest")
+        assert now is not None
+        missed = [k for k, ok in now.get("targets", {}).items() if not ok]
+
+        def fig(field: str, fmt: Any, trial: Any = trial, now: Any = now, honest: Any = honest) -> str:
+            text = f"**{fmt(now[field])}** [{fmt(trial[field]) if trial else '-'}]"
+            return text + (f" ({fmt(honest[field])})" if honest else "")
 
         out.append(
             f"| {name} | {key.replace('@', ' @ ')}% | {', '.join(map(str, seeds))} | "
-            f"{pair('malicious_rejected', pct)} | {pair('honest_rejected', pct)} | "
-            f"{pair('drop_points_mean', lambda v: f'{-v:+.1f}')} | {pair('honest_min_net_tokens', _net)} | "
-            f"{pair('malicious_max_net_tokens', _net)} | {'all' if not missed else 'missed: ' + ', '.join(missed)} |"
+            f"{fig('malicious_rejected', pct)} | {fig('honest_rejected', pct)} | "
+            f"{fig('drop_points_mean', lambda v: f'{-v:+.1f}')} | {fig('honest_min_net_tokens', _net)} | "
+            f"{fig('malicious_max_net_tokens', _net)} | {'all' if not missed else 'missed: ' + ', '.join(missed)} |"
         )
     return out
 
